@@ -1,0 +1,59 @@
+# Developer verbs. The README shows two: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test bench install install-dev assets db seed deploy validate clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Front-end packages come from npm (package.json) and are copied into app/static/vendor/.
+assets:
+	@if [ -f package.json ]; then npm ci --no-audit --no-fund --loglevel=error && node scripts/copy-vendor.mjs; fi
+
+db: install
+	$(FLASK) db upgrade
+
+seed: db
+	$(FLASK) seed demo
+
+# A broken file is reported and skipped; the good ones still deploy and the server still starts.
+deploy: seed
+	-$(FLASK) bpmn deploy
+
+validate: install
+	$(FLASK) bpmn validate
+
+run: install assets deploy
+	$(FLASK) serve --host $(HOST) --port $(PORT)
+
+# The whole suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set (CI sets it
+# and requires it).
+test: install-dev assets
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== the suite again on PostgreSQL =="; \
+		$(BIN)/python -m pytest $(PYTEST_ARGS); \
+	elif [ "$$CI" = "true" ]; then \
+		echo "CI requires PostgreSQL: TEST_DATABASE_URL is not set" >&2; exit 1; \
+	fi
+
+bench: install-dev
+	$(BIN)/python bench/engine_bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules app/static/vendor

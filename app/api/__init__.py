@@ -1,0 +1,12 @@
+"""The JSON API edge under /api/v1: load -> one service call -> dump."""
+from flask_smorest import Api
+from flask_wtf import CSRFProtect
+
+
+def register_api(api: Api, csrf: CSRFProtect) -> None:
+    from app.api import auth, definitions, instances, messages, tasks
+
+    for module in (auth, definitions, tasks, instances, messages):
+        csrf.exempt(module.blp)   # bearer tokens, not cookies: no CSRF surface
+        api.register_blueprint(module.blp, url_prefix="/api/v1" + module.PREFIX)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})

@@ -1,0 +1,157 @@
+"""marshmallow schemas of the JSON API, both ways."""
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+
+class StrictSchema(Schema):
+    class Meta:
+        ordered = True
+
+
+class TokenRequestSchema(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    password = fields.String(required=True, load_only=True)
+
+
+class TokenSchema(StrictSchema):
+    token = fields.String()
+    token_type = fields.String(dump_default="Bearer")
+    expires_at = fields.DateTime()
+    username = fields.String()
+
+
+class ProcessDefinitionSchema(StrictSchema):
+    id = fields.Integer()
+    key = fields.String()
+    name = fields.String()
+    version = fields.Integer()
+    deployed_at = fields.DateTime()
+    source_file = fields.String()
+    start_form = fields.Method("get_start_form")
+    can_start = fields.Boolean()
+
+    def get_start_form(self, obj):
+        return obj.meta.get("start_form")
+
+
+class DataSchema(StrictSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class CaseSchema(StrictSchema):
+    id = fields.Integer()
+    number = fields.String()
+    process_key = fields.String()
+    title = fields.String(allow_none=True)
+    status = fields.String()
+    channel = fields.String(allow_none=True)
+    district = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class TaskSchema(StrictSchema):
+    id = fields.Integer()
+    name = fields.String()
+    bpmn_id = fields.String()
+    process_key = fields.String()
+    instance_id = fields.Integer()
+    case_id = fields.Integer(allow_none=True)
+    lane = fields.String(allow_none=True)
+    candidate_groups = fields.List(fields.String())
+    assignee_id = fields.Integer(allow_none=True)
+    status = fields.String()
+    priority = fields.Integer()
+    form = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    claimed_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by_id = fields.Integer(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    warn_at = fields.DateTime(allow_none=True)
+    sla_state = fields.String(allow_none=True)
+
+
+class TaskDetailSchema(TaskSchema):
+    form_schema = fields.Dict(allow_none=True)
+    ui_schema = fields.Dict(allow_none=True)
+    instructions = fields.String(allow_none=True)
+    data = fields.Dict()
+    draft = fields.Dict(allow_none=True)
+
+
+class TaskQuerySchema(StrictSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    scope = fields.String(load_default="all", validate=validate.OneOf(["mine", "group", "all"]))
+    overdue = fields.Boolean(load_default=False)
+    process = fields.String(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class PaginationSchema(StrictSchema):
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+    pages = fields.Integer()
+
+
+class TaskPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(TaskSchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
+class DelegateSchema(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=80))
+
+
+class HistoryEntrySchema(StrictSchema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    action = fields.String()
+    actor = fields.String(allow_none=True)
+    task_id = fields.Integer(attribute="human_task_id", allow_none=True)
+    bpmn_id = fields.String(allow_none=True)
+    label = fields.String(allow_none=True)
+    data = fields.Raw(allow_none=True)
+
+
+class InstanceErrorSchema(StrictSchema):
+    message = fields.String()
+    element_id = fields.String(allow_none=True)
+    line = fields.Integer(allow_none=True)
+    at = fields.DateTime()
+
+
+class InstanceSchema(StrictSchema):
+    id = fields.Integer()
+    process_key = fields.String()
+    process_version = fields.Integer()
+    status = fields.String()
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    case = fields.Nested(CaseSchema, allow_none=True)
+    error = fields.Nested(InstanceErrorSchema, allow_none=True)
+    data = fields.Dict()
+    open_tasks = fields.List(fields.Nested(TaskSchema))
+    history = fields.List(fields.Nested(HistoryEntrySchema))
+
+
+class StartResultSchema(StrictSchema):
+    instance = fields.Nested(InstanceSchema)
+    case = fields.Nested(CaseSchema)
+    tasks = fields.List(fields.Nested(TaskSchema))
+
+
+class MessageSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    correlation = fields.Dict(required=True)
+    payload = fields.Raw(load_default=None)
+
+
+class ErrorSchema(StrictSchema):
+    error = fields.Dict()

@@ -1,0 +1,39 @@
+"""Append-only history of who did what to which case and task; never updated or deleted."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import JSONType, UTCDateTime, utcnow
+from app.extensions import db
+
+
+class AuditAction:
+    START = "start"
+    CLAIM = "claim"
+    UNCLAIM = "unclaim"
+    DELEGATE = "delegate"
+    COMPLETE = "complete"
+    TIMER = "timer"
+    MESSAGE = "message"
+    ERROR = "error"
+    END = "end"
+    DEPLOY = "deploy"
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_event"
+    __table_args__ = (sa.Index("ix_audit_event_instance_id_id", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))  # None = the system
+    action: Mapped[str] = mapped_column(sa.String(30))
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case.id"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(sa.ForeignKey("process_instance.id"))
+    human_task_id: Mapped[int | None] = mapped_column(sa.ForeignKey("human_task.id"))
+    bpmn_id: Mapped[str | None] = mapped_column(sa.String(100))
+    label: Mapped[str | None] = mapped_column(sa.String(255))   # task / element name at the time
+    data: Mapped[dict | None] = mapped_column(JSONType)          # the data change

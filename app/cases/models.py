@@ -1,0 +1,34 @@
+"""The case record (工单/案件) a process instance works on."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import UTCDateTime, utcnow
+from app.extensions import db
+
+
+class CaseStatus:
+    OPEN = "open"
+    CLOSED = "closed"
+    ERROR = "error"
+
+
+class Case(db.Model):
+    __tablename__ = "case"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(sa.String(40), unique=True)  # JM-2026-1121-000123
+    process_key: Mapped[str] = mapped_column(sa.String(100), index=True)
+    title: Mapped[str | None] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(20), default=CaseStatus.OPEN, index=True)
+    channel: Mapped[str | None] = mapped_column(sa.String(40), index=True)
+    district: Mapped[str | None] = mapped_column(sa.String(40), index=True)
+    company_name: Mapped[str | None] = mapped_column(sa.String(200))
+    uscc: Mapped[str | None] = mapped_column(sa.String(18), index=True)
+    is_confidential: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

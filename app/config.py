@@ -1,0 +1,54 @@
+"""Configuration from the environment; the only module that reads os.environ."""
+import os
+
+
+class Config:
+    """Defaults for development: SQLite in the instance folder, a dev secret."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None -> instance/wuyi.sqlite
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLALCHEMY_RECORD_QUERIES = False
+    BPMN_DIR = os.environ.get("BPMN_DIR")    # None -> <project>/bpmn
+    FORMS_DIR = os.environ.get("FORMS_DIR")  # None -> <project>/forms
+    DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo12345")
+    SCRIPT_TIME_LIMIT = float(os.environ.get("SCRIPT_TIME_LIMIT", "1.0"))
+    API_TOKEN_TTL_HOURS = int(os.environ.get("API_TOKEN_TTL_HOURS", "12"))
+    PASSWORD_HASH_METHOD = "scrypt"
+    SQLITE_BUSY_TIMEOUT = float(os.environ.get("SQLITE_BUSY_TIMEOUT", "15"))
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    JSON_AS_ASCII = False
+    # flask-smorest / OpenAPI
+    API_TITLE = "Wuyi BPM 五邑流程 API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    WTF_CSRF_ENABLED = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+
+class ProductionConfig(Config):
+    """Production refuses to start without a real SECRET_KEY and DATABASE_URL."""
+
+    ENV_NAME = "production"
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SESSION_COOKIE_SECURE = True
+
+
+class TestConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
+    WTF_CSRF_ENABLED = False
+    DEMO_PASSWORD = "demo12345"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashes keep the suite quick
+
+
+def config_for_env():
+    """Pick the config class from WUYI_ENV (development | production)."""
+    name = os.environ.get("WUYI_ENV", "development").lower()
+    return ProductionConfig if name == "production" else Config

@@ -1,0 +1,380 @@
+"""Run workflows: start, complete, fire timers, deliver messages; state in and out as bytes, results as plain data."""
+from __future__ import annotations
+
+import json
+import threading
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from uuid import UUID
+
+from SpiffWorkflow import TaskState
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition, TimeDateEventDefinition, TimerEventDefinition)
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from app.engine.definitions import ParsedProcess
+from app.engine.sandbox import make_script_engine
+
+SERIALIZER_VERSION = "1.5"
+RESERVED_DATA_KEYS = {"typename"}  # a key named typename breaks SpiffWorkflow's deserializer
+
+
+class EngineError(Exception):
+    """Base class of the engine's errors."""
+
+
+class ScriptError(EngineError):
+    """A designer's script, condition or expression failed; names the element and the line."""
+
+    def __init__(self, message: str, element_id: str | None, element_name: str | None,
+                 line: int | None, source_line: str | None = None):
+        self.message = message
+        self.element_id = element_id
+        self.element_name = element_name
+        self.line = line
+        self.source_line = source_line
+        super().__init__(message)
+
+
+class TaskNotReady(EngineError):
+    def __init__(self, state: str):
+        self.state = state
+        super().__init__(f"task is {state}, not READY")
+
+
+class UnknownTask(EngineError):
+    pass
+
+
+class NotWaiting(EngineError):
+    """Nothing in the instance waits for this message."""
+
+
+@dataclass
+class ReadyTask:
+    spiff_task_id: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+
+
+@dataclass
+class WaitingTimer:
+    spiff_task_id: str
+    bpmn_id: str
+    name: str
+    due_at: datetime
+
+
+@dataclass
+class StepResult:
+    """What an action did, as plain data for the projection."""
+
+    state: bytes
+    status: str                       # running | completed | cancelled
+    ready: list[ReadyTask]
+    timers: list[WaitingTimer]
+    ready_before: set[str] = field(default_factory=set)
+    timers_before: set[str] = field(default_factory=set)
+    fired: list[tuple[str, str]] = field(default_factory=list)   # (bpmn_id, name) of timers fired
+    events: list[tuple[str, object]] = field(default_factory=list)  # outgoing (name, payload)
+    data: dict = field(default_factory=dict)
+    _workflow: object = None
+
+
+# --- serialization: the spec is stored once per version, so instances store only their state ----
+
+class _StateOnlyConverter(BpmnWorkflowConverter):
+    """Serialize a workflow without its spec; restore it onto the cached spec objects."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        spec = dct.pop("spec")
+        subprocess_specs = dct.pop("subprocess_specs")
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+_StateOnlyConverter(BpmnWorkflow, _registry)
+_serializer = BpmnWorkflowSerializer(_registry, version=SERIALIZER_VERSION)
+
+
+def _dump(workflow) -> bytes:
+    _registry._encoder_mode = True
+    try:
+        dct = _registry.convert(workflow)
+        text = json.dumps(dct, cls=_serializer._encoder_cls, separators=(",", ":"), ensure_ascii=False)
+    finally:
+        _registry._encoder_mode = False
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+def _load(process: ParsedProcess, state: bytes):
+    dct = json.loads(zlib.decompress(state))
+    dct["spec"] = process.spec
+    dct["subprocess_specs"] = process.subprocess_specs
+    workflow = _registry.restore(dct)
+    workflow.script_engine = _script_engine
+    return workflow
+
+
+# --- the script engine (sandboxed) and the helpers designers may call ------------------------
+
+_script_engine = make_script_engine()
+
+
+def configure(helpers: dict | None = None, time_limit: float = 1.0) -> None:
+    """Install the helper functions scripts may call (now(), due_in(), ...) and the time limit."""
+    global _script_engine
+    _script_engine = make_script_engine(helpers=helpers or {}, time_limit=time_limit)
+    _live.clear()
+
+
+# --- live workflows: skip deserialization when the row's rev is the one we saved -----------
+
+_LIVE_MAX = 512
+_live: OrderedDict[tuple[int, int], object] = OrderedDict()   # (instance id, rev) -> workflow
+_live_lock = threading.Lock()
+
+
+def _take(process: ParsedProcess, instance_key: int | None, rev: int | None, state: bytes | None):
+    """The workflow for this state: the cached object if it is exactly this rev, else deserialized."""
+    if instance_key is not None:
+        with _live_lock:
+            workflow = _live.pop((instance_key, rev), None)
+        if workflow is not None and workflow.spec is process.spec:
+            return workflow
+    return _load(process, state)
+
+
+def remember(instance_key: int, rev: int, result: StepResult) -> None:
+    """Keep the workflow of a committed action for the next action on the same rev."""
+    workflow = result._workflow
+    if workflow is None or result.status != "running":
+        return
+    with _live_lock:
+        _live[(instance_key, rev)] = workflow
+        while len(_live) > _LIVE_MAX:
+            _live.popitem(last=False)
+
+
+def forget(instance_key: int) -> None:
+    with _live_lock:
+        for key in [k for k in _live if k[0] == instance_key]:
+            del _live[key]
+
+
+# --- reading a workflow ----------------------------------------------------------------------
+
+def _ready_tasks(workflow) -> list:
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def _timer_due_times(workflow):
+    out = []
+    for task in workflow.get_tasks(state=TaskState.WAITING, spec_class=CatchingEvent):
+        ed = task.task_spec.event_definition
+        for sub in (ed.event_definitions if isinstance(ed, MultipleEventDefinition) else [ed]):
+            if not isinstance(sub, TimerEventDefinition):
+                continue
+            value = task.internal_data.get("event_value")
+            if value is None:
+                continue
+            if isinstance(sub, CycleTimerEventDefinition):
+                if value["cycles"] == 0:
+                    continue
+                value = value["next"]
+            due = (TimerEventDefinition.parse_time_or_duration(value)
+                   if isinstance(sub, TimeDateEventDefinition) else TimerEventDefinition.get_datetime(value))
+            if due.tzinfo is None:
+                due = due.replace(tzinfo=timezone.utc)
+            out.append((task, sub, due.astimezone(timezone.utc)))
+    return out
+
+
+def _visible_data(workflow) -> dict:
+    if workflow.is_completed():
+        return dict(workflow.data)
+    ready = _ready_tasks(workflow)
+    if ready:
+        return dict(ready[0].data)
+    last = workflow.last_task
+    return dict(last.data) if last is not None else {}
+
+
+def _status(workflow) -> str:
+    if workflow.is_completed():
+        return "completed" if workflow.success else "cancelled"
+    return "running"
+
+
+def _snapshot(workflow) -> tuple[set[str], set[str]]:
+    return ({str(t.id) for t in _ready_tasks(workflow)},
+            {str(t.id) for t, _, _ in _timer_due_times(workflow)})
+
+
+def _result(workflow, before, fired=None) -> StepResult:
+    ready = [ReadyTask(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
+                       t.task_spec.lane) for t in _ready_tasks(workflow)]
+    timers = [WaitingTimer(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id, due)
+              for t, _, due in _timer_due_times(workflow)]
+    events = [(e.event_definition.name, e.payload) for e in workflow.get_events()]
+    return StepResult(
+        state=_dump(workflow), status=_status(workflow), ready=ready, timers=timers,
+        ready_before=before[0], timers_before=before[1], fired=fired or [], events=events,
+        data=_visible_data(workflow), _workflow=workflow)
+
+
+def _script_error(exc: Exception) -> ScriptError:
+    task = getattr(exc, "task", None)
+    spec = getattr(task, "task_spec", None)
+    line = getattr(exc, "line_number", None) or None
+    inner = getattr(exc, "error_type", None)
+    message = getattr(exc, "message", None) or str(exc)
+    if inner and inner not in message:
+        message = f"{inner}: {message}"
+    return ScriptError(message.strip(), getattr(spec, "bpmn_id", None), getattr(spec, "bpmn_name", None),
+                       line if isinstance(line, int) else None, getattr(exc, "error_line", None))
+
+
+def _run_engine(workflow, fn):
+    try:
+        fn()
+    except WorkflowTaskException as exc:
+        raise _script_error(exc) from exc
+    except (WorkflowException, SpiffWorkflowException, TypeError, ValueError) as exc:
+        # e.g. "No conditions satisfied for gw", a missing multi-instance collection (bare TypeError)
+        task = getattr(exc, "task", None) or next(
+            iter(workflow.get_tasks(state=TaskState.ERROR)), None)
+        spec = getattr(task, "task_spec", None)
+        raise ScriptError(str(exc), getattr(spec, "bpmn_id", None), getattr(spec, "bpmn_name", None),
+                          None) from exc
+
+
+def check_data_keys(data: dict) -> list[str]:
+    """Top-level keys the engine cannot store (reserved or private names)."""
+    return sorted(k for k in data if k in RESERVED_DATA_KEYS or k.startswith("_"))
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+def start(process: ParsedProcess, data: dict) -> StepResult:
+    """Create a workflow with the start data and run it to its first wait state."""
+    workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=_script_engine)
+    workflow.get_next_task(state=TaskState.READY).data.update(data)
+    _run_engine(workflow, workflow.do_engine_steps)
+    return _result(workflow, (set(), set()))
+
+
+def complete_task(process: ParsedProcess, instance_key: int, rev: int, state: bytes,
+                  spiff_task_id: str, data: dict) -> StepResult:
+    """Complete a READY user/manual task with data. Raises UnknownTask, TaskNotReady, ScriptError."""
+    workflow = _take(process, instance_key, rev, state)
+    try:
+        task = workflow.get_task_from_id(UUID(spiff_task_id))
+    except (TaskNotFoundException, ValueError):
+        raise UnknownTask(spiff_task_id) from None
+    if task.state != TaskState.READY or not task.task_spec.manual:
+        raise TaskNotReady(TaskState.get_name(task.state))
+    before = _snapshot(workflow)
+    task.data.update(data)
+
+    def run():
+        task.run()
+        workflow.do_engine_steps()
+    _run_engine(workflow, run)
+    return _result(workflow, before)
+
+
+def fire_timers(process: ParsedProcess, instance_key: int, rev: int, state: bytes,
+                now: datetime) -> StepResult:
+    """Fire every timer due at `now` (an injected clock may be ahead of the real one)."""
+    workflow = _take(process, instance_key, rev, state)
+    before = _snapshot(workflow)
+    real_now = datetime.now(timezone.utc)
+    fired = []
+    for task, definition, due in _timer_due_times(workflow):
+        if due > now:
+            continue
+        fired.append((task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id))
+        if due > real_now - timedelta(seconds=1):
+            past = (real_now - timedelta(seconds=1)).isoformat()
+            value = task.internal_data["event_value"]
+            if isinstance(definition, CycleTimerEventDefinition):
+                value["next"] = past
+            else:
+                task.internal_data["event_value"] = past
+
+    def run():
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+    _run_engine(workflow, run)
+    return _result(workflow, before, fired)
+
+
+def deliver_message(process: ParsedProcess, instance_key: int, rev: int, state: bytes,
+                    name: str, payload, correlations: dict | None = None) -> StepResult:
+    """Deliver a named message to whatever waits for it. Raises NotWaiting."""
+    workflow = _take(process, instance_key, rev, state)
+    before = _snapshot(workflow)
+    definition = _waiting_event_definition(workflow, name)
+    if definition is None:
+        raise NotWaiting(name)
+    event = BpmnEvent(definition, payload=payload, correlations=correlations or {})
+
+    def run():
+        try:
+            workflow.send_event(event)
+        except WorkflowException as exc:
+            if "not waiting" in str(exc):
+                raise NotWaiting(name) from exc
+            raise
+        workflow.do_engine_steps()
+    _run_engine(workflow, run)
+    return _result(workflow, before)
+
+
+def _waiting_event_definition(workflow, name):
+    for task in workflow.get_tasks(state=TaskState.WAITING, spec_class=CatchingEvent):
+        ed = task.task_spec.event_definition
+        candidates = ed.event_definitions if isinstance(ed, MultipleEventDefinition) else [ed]
+        for sub in candidates:
+            if getattr(sub, "name", None) == name:
+                return sub
+    return None
+
+
+def read(process: ParsedProcess, instance_key: int, rev: int, state: bytes) -> dict:
+    """Plain data about an instance: visible data, READY tasks' data, waiting message names."""
+    workflow = _take(process, instance_key, rev, state)
+    try:
+        return {
+            "data": _visible_data(workflow),
+            "task_data": {str(t.id): dict(t.data) for t in _ready_tasks(workflow)},
+            "completed_steps": sorted({t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.COMPLETED)
+                                       if t.task_spec.bpmn_id}),
+        }
+    finally:
+        if not workflow.is_completed():
+            with _live_lock:
+                _live[(instance_key, rev)] = workflow

@@ -1,0 +1,7 @@
+"""Every model, imported once so the metadata is complete (migrations, create_all in tests)."""
+from app.audit.models import AuditEvent  # noqa: F401
+from app.auth.models import ApiToken, Group, User, user_group  # noqa: F401
+from app.cases.models import Case  # noqa: F401
+from app.deadlines.models import TimerJob  # noqa: F401
+from app.processes.models import ProcessDefinition, ProcessInstance  # noqa: F401
+from app.tasks.models import HumanTask, HumanTaskCandidate  # noqa: F401

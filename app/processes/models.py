@@ -1,0 +1,62 @@
+"""Deployed process versions and running process instances."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import JSONType, UTCDateTime, utcnow
+from app.extensions import db
+
+
+class InstanceStatus:
+    RUNNING = "running"
+    COMPLETED = "completed"
+    ERROR = "error"
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+
+
+class ProcessDefinition(db.Model):
+    """One deployed version of one BPMN process; the spec is stored here once, not per instance."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (sa.UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(100), index=True)  # BPMN process id
+    version: Mapped[int] = mapped_column(sa.Integer)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    source_file: Mapped[str] = mapped_column(sa.String(255))
+    bpmn_xml: Mapped[str] = mapped_column(sa.Text)
+    dmn_xml: Mapped[dict] = mapped_column(JSONType, default=dict)   # {filename: xml}
+    forms: Mapped[dict] = mapped_column(JSONType, default=dict)     # {form path: JSON} snapshot
+    meta: Mapped[dict] = mapped_column(JSONType, default=dict)      # user tasks, start form, starters
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deployed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+
+
+class ProcessInstance(db.Model):
+    """A running (or finished) workflow; its serialized state excludes the spec."""
+
+    __tablename__ = "process_instance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(sa.ForeignKey("process_definition.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default=InstanceStatus.RUNNING, index=True)
+    state: Mapped[bytes] = mapped_column(sa.LargeBinary)     # zlib-compressed JSON, spec excluded
+    serializer_version: Mapped[str] = mapped_column(sa.String(10))
+    rev: Mapped[int] = mapped_column(sa.Integer, default=1)  # optimistic lock, +1 per action
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    error_element: Mapped[str | None] = mapped_column(sa.String(255))
+    error_line: Mapped[int | None] = mapped_column(sa.Integer)
+    error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": rev}

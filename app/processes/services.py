@@ -1,0 +1,560 @@
+"""Deploy process versions and run actions on instances: one business action, one transaction.
+
+Every action locks the instance row (PostgreSQL FOR UPDATE; SQLite serializes writers and the
+rev check catches a stale read), steps the engine, writes the new state, syncs the human_task and
+timer_job projections and the audit trail, and commits once. A failure rolls all of it back.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm.exc import StaleDataError
+
+from app import engine
+from app.audit.models import AuditAction, AuditEvent
+from app.auth.models import User
+from app.auth.services import lane_group_names
+from app.cases.models import Case, CaseStatus
+from app.db import utcnow
+from app.deadlines.models import JobKind, JobStatus, TimerJob
+from app.errors import Conflict, Forbidden, FormInvalid, NotFound, ProcessDefinitionError
+from app.extensions import db
+from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
+from app.taskforms.loader import FormFileError, read_form_file
+from app.taskforms.validation import FormValidator, check_schema
+from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
+
+SHANGHAI = timezone(timedelta(hours=8))
+FORM_PROPERTY = "formJsonSchemaFilename"
+UI_PROPERTY = "formUiSchemaFilename"
+
+
+# --- deployed versions, cached in memory (immutable once deployed) ---------------------------
+
+@dataclass
+class Bundle:
+    """A deployed version as the runtime needs it: parsed spec, task metadata, form snapshot."""
+
+    id: int
+    key: str
+    version: int
+    name: str
+    meta: dict
+    forms: dict
+    process: engine.ParsedProcess
+    _validators: dict = field(default_factory=dict)
+
+    def task_meta(self, bpmn_id: str) -> dict:
+        return self.meta["tasks"].get(bpmn_id, {})
+
+    def validator(self, form_path: str | None) -> FormValidator | None:
+        if not form_path:
+            return None
+        found = self._validators.get(form_path)
+        if found is None:
+            found = self._validators[form_path] = FormValidator(self.forms[form_path])
+        return found
+
+
+_bundles: dict[int, Bundle] = {}
+_bundles_lock = threading.Lock()
+
+
+def get_bundle(definition_id: int) -> Bundle:
+    bundle = _bundles.get(definition_id)
+    if bundle is not None:
+        return bundle
+    row = db.session.get(ProcessDefinition, definition_id)
+    if row is None:
+        raise NotFound("找不到该流程版本")
+    process = engine.load_process(row.id, row.key, row.bpmn_xml, row.dmn_xml)
+    with _bundles_lock:
+        bundle = _bundles.setdefault(row.id, Bundle(row.id, row.key, row.version, row.name,
+                                                    row.meta, row.forms, process))
+    return bundle
+
+
+# --- deploy ----------------------------------------------------------------------------------
+
+@dataclass
+class DeployOutcome:
+    file: str
+    key: str | None = None
+    version: int | None = None
+    created: bool = False
+    problems: list[engine.Problem] = field(default_factory=list)
+
+
+def _form_problems(process: engine.ParsedProcess, forms_dir: str, filename: str) -> tuple[dict, list]:
+    """Load every form the process references; report each problem at the element using it."""
+    users: dict[str, str] = {}
+    for task in process.tasks.values():
+        for prop in (FORM_PROPERTY, UI_PROPERTY):
+            if task.properties.get(prop):
+                users.setdefault(task.properties[prop], task.bpmn_id)
+    for prop in (FORM_PROPERTY, UI_PROPERTY):
+        if process.start_properties.get(prop):
+            users.setdefault(process.start_properties[prop], "start event")
+    forms, problems = {}, []
+    for path, element in sorted(users.items()):
+        try:
+            forms[path] = read_form_file(forms_dir, path)
+        except FormFileError as exc:
+            problems.append(engine.Problem(str(exc), filename, None, element))
+            continue
+        if not path.endswith(".uischema.json") and path in {
+                t.properties.get(FORM_PROPERTY) for t in process.tasks.values()} | {
+                process.start_properties.get(FORM_PROPERTY)}:
+            for message in check_schema(forms[path]):
+                problems.append(engine.Problem(f"表单 {path}：{message}", filename, None, element))
+    return forms, problems
+
+
+def _content_hash(content: bytes, dmn: dict[str, str], forms: dict) -> str:
+    digest = hashlib.sha256(content)
+    for name in sorted(dmn):
+        digest.update(name.encode() + b"\0" + dmn[name].encode())
+    digest.update(json.dumps(forms, sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+def _task_meta(process: engine.ParsedProcess) -> dict:
+    tasks = {}
+    for task in process.tasks.values():
+        props = task.properties
+        explicit = [g.strip() for g in props.get("candidateGroups", "").split(",") if g.strip()]
+        groups = lane_group_names(explicit or ([task.lane] if task.lane else []))
+        try:
+            priority = int(props.get("priority", 50))
+        except ValueError:
+            priority = 50
+        tasks[task.bpmn_id] = {
+            "name": task.name, "lane": task.lane, "candidate_groups": groups,
+            "assignee": props.get("assignee"), "form": props.get(FORM_PROPERTY),
+            "ui_form": props.get(UI_PROPERTY), "instructions": task.instructions,
+            "due_in": props.get("dueIn"), "warn_before": props.get("warnBefore"), "priority": priority,
+        }
+    return {
+        "tasks": tasks,
+        "start_form": process.start_properties.get(FORM_PROPERTY),
+        "start_ui_form": process.start_properties.get(UI_PROPERTY),
+        "starter_groups": lane_group_names(process.starter_groups),
+        "has_timers": process.has_timers,
+    }
+
+
+@dataclass
+class _Prepared:
+    content: bytes = b""
+    dmn_files: dict = field(default_factory=dict)
+    processes: list = field(default_factory=list)   # [(ParsedProcess, forms snapshot)]
+    problems: list = field(default_factory=list)
+
+
+def _prepare(path: Path, forms_dir: str) -> _Prepared:
+    """Read, parse and check one BPMN file and the forms it references; deploys nothing."""
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        return _Prepared(problems=[engine.Problem(f"无法读取文件：{exc.strerror}", path.name)])
+    dmn_files = {p.name: p.read_bytes() for p in sorted(path.parent.glob("*.dmn"))}
+    processes, problems = engine.check_bpmn(path.name, content, dmn_files)
+    prepared = _Prepared(content, dmn_files, problems=list(problems))
+    for process in processes:
+        forms, form_problems = _form_problems(process, forms_dir, path.name)
+        prepared.problems.extend(form_problems)
+        prepared.processes.append((process, forms))
+    return prepared
+
+
+def validate_file(path: str | Path, forms_dir: str | None = None) -> list[engine.Problem]:
+    """Every problem of one BPMN file (XML, structure, scripts, forms), deploying nothing."""
+    return _prepare(Path(path), forms_dir or current_app.config["FORMS_DIR"]).problems
+
+
+def deploy_file(path: str | Path, *, actor: User | None = None, message: str | None = None,
+                forms_dir: str | None = None) -> list[DeployOutcome]:
+    """Deploy the processes of one BPMN file; an unchanged file makes no new version.
+
+    A file with any problem deploys nothing and returns its problems. Commits.
+    """
+    path = Path(path)
+    prepared = _prepare(path, forms_dir or current_app.config["FORMS_DIR"])
+    if prepared.problems:
+        return [DeployOutcome(path.name, problems=prepared.problems)]
+    content, dmn_files = prepared.content, prepared.dmn_files
+    outcomes = []
+    for process, forms in prepared.processes:
+        dmn = {name: dmn_files[name].decode("utf-8") for name in sorted(process.referenced_dmn)}
+        digest = _content_hash(content, dmn, forms)
+        latest = db.session.execute(
+            sa.select(ProcessDefinition).where(ProcessDefinition.key == process.key)
+            .order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
+        if latest is not None and latest.content_hash == digest:
+            outcomes.append(DeployOutcome(path.name, process.key, latest.version, created=False))
+            continue
+        row = ProcessDefinition(
+            key=process.key, version=(latest.version + 1) if latest else 1, name=process.name,
+            content_hash=digest, source_file=path.name, bpmn_xml=content.decode("utf-8"),
+            dmn_xml=dmn, forms=forms, meta=_task_meta(process), message=message,
+            deployed_by_id=actor.id if actor else None)
+        db.session.add(row)
+        db.session.flush()
+        db.session.add(AuditEvent(actor_id=row.deployed_by_id, action=AuditAction.DEPLOY, label=process.name,
+                                  bpmn_id=process.key, data={"version": row.version, "file": path.name}))
+        outcomes.append(DeployOutcome(path.name, process.key, row.version, created=True))
+    db.session.commit()
+    return outcomes
+
+
+def deploy_folder(folder: str | Path | None = None, *, actor: User | None = None) -> list[DeployOutcome]:
+    """Deploy every *.bpmn of the folder, each file on its own: a broken file does not stop the others."""
+    folder = Path(folder or current_app.config["BPMN_DIR"])
+    outcomes = []
+    for path in sorted(folder.glob("*.bpmn")):
+        try:
+            outcomes.extend(deploy_file(path, actor=actor))
+        except Exception:
+            db.session.rollback()
+            raise
+    return outcomes
+
+
+def list_latest_definitions() -> list[ProcessDefinition]:
+    """The latest version of every process key, newest deploy first."""
+    latest = (sa.select(ProcessDefinition.key, sa.func.max(ProcessDefinition.version).label("v"))
+              .group_by(ProcessDefinition.key).subquery())
+    return list(db.session.execute(
+        sa.select(ProcessDefinition).join(latest, sa.and_(ProcessDefinition.key == latest.c.key,
+                                                          ProcessDefinition.version == latest.c.v))
+        .order_by(ProcessDefinition.deployed_at.desc(), ProcessDefinition.id.desc())).scalars())
+
+
+def get_latest_definition(key: str) -> ProcessDefinition:
+    row = db.session.execute(
+        sa.select(ProcessDefinition).where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"没有已部署的流程：{key}")
+    return row
+
+
+# --- permissions -------------------------------------------------------------------------------
+
+def can_start(user: User, bundle: Bundle) -> bool:
+    starters = bundle.meta.get("starter_groups") or []
+    return user.is_admin or not starters or bool(user.group_names & set(starters))
+
+
+def validate_form(bundle: Bundle, form_path: str | None, data: dict) -> None:
+    """Raise FormInvalid (422) with per-field Chinese messages."""
+    if not isinstance(data, dict):
+        raise FormInvalid("表单数据必须是 JSON 对象")
+    fields: dict[str, list[str]] = {}
+    for key in engine.check_data_keys(data):
+        fields[key] = ["字段名不可用（保留名或以下划线开头）"]
+    schema = bundle.forms.get(form_path) if form_path else None
+    if schema and isinstance(schema.get("properties"), dict) and schema.get("additionalProperties") is not True:
+        for key in data:
+            if key not in schema["properties"]:
+                fields.setdefault(key, []).append("此表单没有该字段")
+    validator = bundle.validator(form_path)
+    if validator is not None:
+        for path, messages in validator.errors(data).items():
+            fields.setdefault(path, []).extend(messages)
+    if fields:
+        raise FormInvalid(f"表单有 {len(fields)} 处需要修改", fields=fields)
+
+
+# --- running actions ---------------------------------------------------------------------------
+
+def lock_instance(instance_id: int) -> ProcessInstance:
+    """Load the instance row for an action: locked on PostgreSQL, fresh on both."""
+    row = db.session.execute(
+        sa.select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+    if row is None:
+        raise NotFound("找不到该流程实例")
+    if row.status in (InstanceStatus.COMPLETED, InstanceStatus.CANCELLED):
+        raise Conflict("流程实例已结束")
+    if row.status == InstanceStatus.SUSPENDED:
+        raise Conflict("流程实例已挂起")
+    return row
+
+
+@dataclass
+class ActionContext:
+    instance: ProcessInstance
+    bundle: Bundle
+    actor_id: int | None
+    now: datetime
+    old_rev: int = 0
+
+
+def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: HumanTask | None = None,
+                 audit: list[AuditEvent] | None = None) -> None:
+    """Write the new state first (the rev check), then sync tasks, timers, case and audit. Flushes."""
+    instance, bundle, now = ctx.instance, ctx.bundle, ctx.now
+    ctx.old_rev = instance.rev
+    instance.state = result.state
+    instance.status = {"running": InstanceStatus.RUNNING, "completed": InstanceStatus.COMPLETED,
+                       "cancelled": InstanceStatus.CANCELLED}[result.status]
+    instance.error_message = instance.error_element = instance.error_line = instance.error_at = None
+    if result.status != "running":
+        instance.ended_at = now
+    try:
+        db.session.flush()   # UPDATE ... WHERE rev = old, before any other write: it takes SQLite's lock
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict("该流程实例刚被他人处理过，请刷新后重试") from None
+
+    ready_after = {r.spiff_task_id for r in result.ready}
+    gone = result.ready_before - ready_after
+    if completed is not None:
+        gone.discard(completed.spiff_task_id)
+        completed.status = TaskStatus.COMPLETED
+        completed.completed_at = now
+        completed.completed_by_id = ctx.actor_id
+        completed.draft = None
+        if completed.assignee_id is None:
+            completed.assignee_id = ctx.actor_id
+    if gone:
+        db.session.execute(
+            sa.update(HumanTask).where(HumanTask.instance_id == instance.id,
+                                       HumanTask.spiff_task_id.in_(gone),
+                                       HumanTask.status == TaskStatus.READY)
+            .values(status=TaskStatus.CANCELLED, completed_at=now))
+    for ready in result.ready:
+        if ready.spiff_task_id in result.ready_before:
+            continue
+        meta = bundle.task_meta(ready.bpmn_id)
+        assignee_id = _assignee_id(meta.get("assignee"), instance)
+        db.session.add(HumanTask(
+            instance_id=instance.id, case_id=instance.case_id, process_key=bundle.key,
+            spiff_task_id=ready.spiff_task_id, bpmn_id=ready.bpmn_id, name=ready.name, lane=ready.lane,
+            form=meta.get("form"), priority=meta.get("priority", 50), status=TaskStatus.READY,
+            created_at=now, assignee_id=assignee_id, claimed_at=now if assignee_id else None,
+            candidates=[HumanTaskCandidate(group_name=g) for g in meta.get("candidate_groups", [])]))
+    if bundle.meta.get("has_timers") or result.timers_before:
+        _sync_timers(instance, result, now)
+    if result.status != "running" and instance.case_id is not None:
+        db.session.execute(sa.update(Case).where(Case.id == instance.case_id)
+                           .values(status=CaseStatus.CLOSED, closed_at=now))
+    events = list(audit or [])
+    if result.status != "running":
+        events.append(AuditEvent(action=AuditAction.END, label="流程结束" if result.status == "completed"
+                                 else "流程取消", data={"status": result.status}))
+    for ev in events:
+        ev.at = now
+        ev.case_id = instance.case_id
+        ev.instance_id = instance.id
+        if ev.actor_id is None and ev.action not in (AuditAction.TIMER, AuditAction.END):
+            ev.actor_id = ctx.actor_id
+    db.session.add_all(events)
+    db.session.flush()
+
+
+def _assignee_id(assignee: str | None, instance: ProcessInstance) -> int | None:
+    """A task's assignee property: a username, or initiator / ${initiator} for whoever started it."""
+    if not assignee:
+        return None
+    if assignee.strip() in ("initiator", "${initiator}"):
+        return instance.started_by_id
+    return db.session.execute(sa.select(User.id).where(User.username == assignee.strip())).scalar_one_or_none()
+
+
+def _sync_timers(instance: ProcessInstance, result: engine.StepResult, now: datetime) -> None:
+    pending = {j.spiff_task_id: j for j in db.session.execute(
+        sa.select(TimerJob).where(TimerJob.instance_id == instance.id, TimerJob.kind == JobKind.BPMN_TIMER,
+                                  TimerJob.status == JobStatus.PENDING)).scalars()}
+    waiting = {t.spiff_task_id: t for t in result.timers}
+    for spiff_id, job in pending.items():
+        if spiff_id not in waiting:   # fired when it was due, else its task finished first
+            job.status = JobStatus.DONE if job.due_at <= now else JobStatus.CANCELLED
+    for spiff_id, timer in waiting.items():
+        job = pending.get(spiff_id)
+        if job is None:
+            db.session.add(TimerJob(kind=JobKind.BPMN_TIMER, instance_id=instance.id, spiff_task_id=spiff_id,
+                                    bpmn_id=timer.bpmn_id, due_at=timer.due_at, status=JobStatus.PENDING,
+                                    created_at=now))
+        elif job.due_at != timer.due_at:   # a cycle timer moved on
+            job.due_at = timer.due_at
+
+
+def record_script_error(instance_id: int, error: engine.ScriptError, actor_id: int | None,
+                        task: HumanTask | None = None, draft: dict | None = None) -> None:
+    """After a rolled-back action: mark the instance `error`, keep the user's input as a draft. Commits."""
+    db.session.rollback()
+    engine.forget(instance_id)
+    instance = db.session.get(ProcessInstance, instance_id, populate_existing=True)
+    now = utcnow()
+    instance.status = InstanceStatus.ERROR
+    instance.error_message = error.message[:2000]
+    instance.error_element = error.element_id
+    instance.error_line = error.line
+    instance.error_at = now
+    if task is not None and draft is not None:
+        db.session.get(HumanTask, task.id).draft = draft
+    db.session.add(AuditEvent(at=now, actor_id=actor_id, action=AuditAction.ERROR, case_id=instance.case_id,
+                              instance_id=instance.id, human_task_id=task.id if task else None,
+                              bpmn_id=error.element_id, label=error.element_name,
+                              data={"message": error.message[:2000], "line": error.line}))
+    db.session.commit()
+
+
+def script_error_response(error: engine.ScriptError) -> ProcessDefinitionError:
+    where = error.element_name or error.element_id or "未知元素"
+    line = f"第 {error.line} 行" if error.line else ""
+    return ProcessDefinitionError(
+        f"流程脚本出错（{where}{' ' + line if line else ''}）：{error.message}。"
+        "您提交的内容已保存为草稿，流程已标记为异常，管理员修复后可重试。",
+        element_id=error.element_id, element_name=error.element_name, line=error.line)
+
+
+def _case_number(case_id: int, now: datetime) -> str:
+    local = now.astimezone(SHANGHAI)
+    return f"JM-{local:%Y}-{local:%m%d}-{case_id:06d}"
+
+
+def start_process(key: str, data: dict, actor: User) -> tuple[ProcessInstance, Case]:
+    """Start the latest version of a process with its start-form data.
+
+    Raises NotFound, Forbidden, FormInvalid (422), ProcessDefinitionError. Commits.
+    """
+    definition = get_latest_definition(key)
+    bundle = get_bundle(definition.id)
+    if not can_start(actor, bundle):
+        raise Forbidden("您不在可发起该流程的用户组中")
+    data = dict(data or {})
+    validate_form(bundle, bundle.meta.get("start_form"), data)
+    now = utcnow()
+    case = Case(process_key=key, title=_text(data.get("title"), 200), channel=_text(data.get("channel"), 40),
+                district=_text(data.get("district"), 40), company_name=_text(data.get("company_name"), 200),
+                uscc=_text(data.get("uscc"), 18),
+                is_confidential=bool(data.get("hide_identity") or data.get("anonymous")),
+                created_at=now, created_by_id=actor.id)
+    db.session.add(case)
+    db.session.flush()
+    case.number = _case_number(case.id, now)
+    start_data = {**data, "case_number": case.number}
+    try:
+        result = engine.start(bundle.process, start_data)
+    except engine.ScriptError as exc:
+        db.session.rollback()
+        raise script_error_response(exc) from None
+    instance = ProcessInstance(definition_id=bundle.id, case_id=case.id, state=result.state,
+                               serializer_version=engine.runtime.SERIALIZER_VERSION,
+                               status=InstanceStatus.RUNNING, started_at=now, started_by_id=actor.id)
+    db.session.add(instance)
+    db.session.flush()
+    ctx = ActionContext(instance, bundle, actor.id, now)
+    # The new row is at rev 1 and already holds the state; apply_result bumps it with the projection.
+    apply_result(ctx, result, audit=[AuditEvent(action=AuditAction.START, label=bundle.name,
+                                                bpmn_id=bundle.key, data=data)])
+    db.session.commit()
+    engine.remember(instance.id, instance.rev, result)
+    return instance, case
+
+
+def _text(value, limit: int) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)[:limit]
+
+
+def fire_instance_timers(instance_id: int, now: datetime | None = None) -> list[tuple[str, str]]:
+    """Fire the timers of one instance that are due at `now`. Returns the fired (bpmn_id, name). Commits."""
+    now = now or utcnow()
+    instance = lock_instance(instance_id)
+    bundle = get_bundle(instance.definition_id)
+    try:
+        result = engine.fire_timers(bundle.process, instance.id, instance.rev, instance.state, now)
+    except engine.ScriptError as exc:
+        record_script_error(instance_id, exc, None)
+        raise
+    ctx = ActionContext(instance, bundle, None, now)
+    audit = [AuditEvent(action=AuditAction.TIMER, bpmn_id=bpmn_id, label=name, data={"fired_at": now.isoformat()})
+             for bpmn_id, name in result.fired]
+    apply_result(ctx, result, audit=audit)
+    db.session.commit()
+    engine.remember(instance.id, instance.rev, result)
+    return result.fired
+
+
+def deliver_message(name: str, correlation: dict, payload, actor: User | None) -> ProcessInstance:
+    """Deliver a message to the instance named by correlation {instance_id | case_number}. Commits.
+
+    Raises NotFound (no such instance), Conflict (it does not wait for this message).
+    """
+    instance_id = correlation.get("instance_id")
+    if instance_id is None and correlation.get("case_number"):
+        instance_id = db.session.execute(
+            sa.select(ProcessInstance.id).join(Case, Case.id == ProcessInstance.case_id)
+            .where(Case.number == correlation["case_number"])
+            .order_by(ProcessInstance.id.desc()).limit(1)).scalar_one_or_none()
+    if instance_id is None:
+        raise NotFound("找不到与关联键匹配的流程实例")
+    instance = lock_instance(int(instance_id))
+    bundle = get_bundle(instance.definition_id)
+    try:
+        result = engine.deliver_message(bundle.process, instance.id, instance.rev, instance.state, name, payload)
+    except engine.NotWaiting:
+        db.session.rollback()
+        raise Conflict(f"该流程实例当前不在等待消息“{name}”", code="not_waiting") from None
+    except engine.ScriptError as exc:
+        record_script_error(instance.id, exc, actor.id if actor else None)
+        raise script_error_response(exc) from None
+    ctx = ActionContext(instance, bundle, actor.id if actor else None, utcnow())
+    apply_result(ctx, result, audit=[AuditEvent(action=AuditAction.MESSAGE, label=name,
+                                                data={"payload": payload})])
+    db.session.commit()
+    engine.remember(instance.id, instance.rev, result)
+    return instance
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def get_instance(instance_id: int) -> ProcessInstance:
+    row = db.session.get(ProcessInstance, instance_id)
+    if row is None:
+        raise NotFound("找不到该流程实例")
+    return row
+
+
+def can_view_instance(user: User, instance: ProcessInstance) -> bool:
+    """Admins, the starter, and whoever has or had a task of it (by assignment or group)."""
+    if user.is_admin or instance.started_by_id == user.id:
+        return True
+    groups = list(user.group_names) or [""]
+    stmt = sa.select(sa.literal(1)).select_from(HumanTask).where(
+        HumanTask.instance_id == instance.id,
+        sa.or_(HumanTask.assignee_id == user.id, HumanTask.completed_by_id == user.id,
+               HumanTask.id.in_(sa.select(HumanTaskCandidate.task_id)
+                                .where(HumanTaskCandidate.group_name.in_(groups))))).limit(1)
+    return db.session.execute(stmt).first() is not None
+
+
+def instance_details(instance: ProcessInstance) -> dict:
+    """Status, visible data, open tasks and history of one instance, as plain data."""
+    bundle = get_bundle(instance.definition_id)
+    data = {}
+    if instance.status != InstanceStatus.CANCELLED:
+        data = engine.read(bundle.process, instance.id, instance.rev, instance.state)["data"]
+    open_tasks = list(db.session.execute(
+        sa.select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)
+        .order_by(HumanTask.id)).scalars())
+    history = list(db.session.execute(
+        sa.select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)).scalars())
+    actor_ids = {e.actor_id for e in history if e.actor_id is not None}
+    actors = dict(db.session.execute(sa.select(User.id, User.username).where(User.id.in_(actor_ids))).all()) \
+        if actor_ids else {}
+    case = db.session.get(Case, instance.case_id) if instance.case_id else None
+    return {"instance": instance, "definition": bundle, "data": data, "open_tasks": open_tasks,
+            "history": history, "actors": actors, "case": case}

@@ -1,0 +1,63 @@
+"""The human-task projection: one row per READY user/manual task, kept after completion."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import JSONType, UTCDateTime, utcnow
+from app.extensions import db
+
+
+class TaskStatus:
+    READY = "ready"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"   # removed by the engine (boundary event, cancel)
+
+
+class HumanTaskCandidate(db.Model):
+    """Which groups may claim a task; the inbox's group index."""
+
+    __tablename__ = "human_task_candidate"
+
+    group_name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    task_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class HumanTask(db.Model):
+    __tablename__ = "human_task"
+    __table_args__ = (
+        sa.UniqueConstraint("instance_id", "spiff_task_id"),
+        sa.Index("ix_human_task_status_due_at", "status", "due_at"),
+        sa.Index("ix_human_task_assignee_id_status", "assignee_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case.id"), index=True)
+    process_key: Mapped[str] = mapped_column(sa.String(100))
+    spiff_task_id: Mapped[str] = mapped_column(sa.String(36))
+    bpmn_id: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    lane: Mapped[str | None] = mapped_column(sa.String(100))
+    form: Mapped[str | None] = mapped_column(sa.String(255))
+    priority: Mapped[int] = mapped_column(sa.Integer, default=50)
+    status: Mapped[str] = mapped_column(sa.String(20), default=TaskStatus.READY)
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_state: Mapped[str | None] = mapped_column(sa.String(10))
+    draft: Mapped[dict | None] = mapped_column(JSONType)  # unsaved form input, never lost
+
+    candidates: Mapped[list[HumanTaskCandidate]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan")
+
+    @property
+    def candidate_groups(self) -> list[str]:
+        return sorted(c.group_name for c in self.candidates)

@@ -1,0 +1,233 @@
+"""The inbox and the life of a human task: claim, unclaim, delegate, complete."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app import engine
+from app.audit.models import AuditAction, AuditEvent
+from app.auth.models import User
+from app.auth.services import get_user_by_username
+from app.db import utcnow
+from app.errors import AppError, Conflict, Forbidden, FormInvalid, NotFound
+from app.extensions import db
+from app.processes import services as processes
+from app.processes.models import ProcessInstance
+from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
+
+SCOPES = ("mine", "group", "all")
+
+
+@dataclass
+class Page:
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+
+def _visible_clause(user: User):
+    """Tasks a user may see: assigned to them, or offered to one of their groups."""
+    groups = list(user.group_names) or [""]
+    return sa.or_(HumanTask.assignee_id == user.id,
+                  HumanTask.id.in_(sa.select(HumanTaskCandidate.task_id)
+                                   .where(HumanTaskCandidate.group_name.in_(groups))))
+
+
+def list_tasks(user: User, scope: str = "all", *, overdue: bool = False, process_key: str | None = None,
+               page: int = 1, per_page: int = 20, now=None) -> Page:
+    """The inbox: READY tasks, soonest due first. scope mine|group|all (all = mine + my groups')."""
+    if scope not in SCOPES:
+        raise AppError(f"scope 只能是 {'、'.join(SCOPES)}", fields={"scope": ["取值无效"]})
+    stmt = sa.select(HumanTask).where(HumanTask.status == TaskStatus.READY)
+    if scope == "mine":
+        stmt = stmt.where(HumanTask.assignee_id == user.id)
+    elif scope == "group":
+        groups = list(user.group_names) or [""]
+        stmt = stmt.where(HumanTask.id.in_(sa.select(HumanTaskCandidate.task_id)
+                                           .where(HumanTaskCandidate.group_name.in_(groups))))
+    elif not user.is_admin:
+        stmt = stmt.where(_visible_clause(user))
+    if overdue:
+        stmt = stmt.where(HumanTask.due_at < (now or utcnow()))
+    if process_key:
+        stmt = stmt.where(HumanTask.process_key == process_key)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = db.session.execute(
+        stmt.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(), HumanTask.id)
+        .limit(per_page).offset((page - 1) * per_page)).scalars().all()
+    return Page(list(rows), page, per_page, total)
+
+
+def get_task(task_id: int) -> HumanTask:
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound("找不到该任务")
+    return task
+
+
+def can_see(user: User, task: HumanTask) -> bool:
+    return (user.is_admin or task.assignee_id == user.id or task.completed_by_id == user.id
+            or bool(user.group_names & set(task.candidate_groups)))
+
+
+def get_visible_task(task_id: int, user: User) -> HumanTask:
+    """The task if the user may see it. Raises NotFound, Forbidden."""
+    task = get_task(task_id)
+    if not can_see(user, task):
+        raise Forbidden("此任务不属于您或您所在的用户组")
+    return task
+
+
+def _check_can_act(user: User, task: HumanTask) -> None:
+    if not can_see(user, task):
+        raise Forbidden("此任务不属于您或您所在的用户组")
+    if task.status != TaskStatus.READY:
+        raise Conflict("任务已办理完毕或已取消" if task.status == TaskStatus.COMPLETED else "任务已取消",
+                       code="task_not_ready")
+    if task.assignee_id is not None and task.assignee_id != user.id:
+        raise _held_by_other(task)
+
+
+def _held_by_other(task: HumanTask, hint: str = "") -> Conflict:
+    holder = db.session.get(User, task.assignee_id)
+    return Conflict(f"任务已由 {holder.display_name if holder else '他人'} 认领{hint}", code="claimed_by_other")
+
+
+def task_details(task: HumanTask) -> dict:
+    """A task with its form (schema + UI schema), instructions and current data."""
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    bundle = processes.get_bundle(instance.definition_id)
+    meta = bundle.task_meta(task.bpmn_id)
+    data = {}
+    if task.status == TaskStatus.READY:
+        data = engine.read(bundle.process, instance.id, instance.rev, instance.state)["task_data"].get(
+            task.spiff_task_id, {})
+    return {
+        "task": task, "instance": instance, "definition": bundle,
+        "form_schema": bundle.forms.get(meta.get("form")) if meta.get("form") else None,
+        "ui_schema": bundle.forms.get(meta.get("ui_form")) if meta.get("ui_form") else None,
+        "instructions": meta.get("instructions"), "data": data,
+    }
+
+
+def claim_task(task_id: int, user: User) -> HumanTask:
+    """Take a group task. Raises Forbidden, Conflict (someone else holds it, or it is done). Commits."""
+    task = get_task(task_id)
+    _check_can_act(user, task)
+    now = utcnow()
+    result = db.session.execute(
+        sa.update(HumanTask).where(HumanTask.id == task.id, HumanTask.status == TaskStatus.READY,
+                                   sa.or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == user.id))
+        .values(assignee_id=user.id, claimed_at=now).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("任务刚被他人认领或已办理", code="claimed_by_other")
+    db.session.add(_audit(task, AuditAction.CLAIM, user.id, now))
+    db.session.commit()
+    _written(task, assignee_id=user.id, claimed_at=now)
+    return task
+
+
+def unclaim_task(task_id: int, user: User) -> HumanTask:
+    """Give a claimed task back to its groups (the holder or an administrator). Commits."""
+    task = get_task(task_id)
+    if not can_see(user, task):
+        raise Forbidden("此任务不属于您或您所在的用户组")
+    if task.status != TaskStatus.READY:
+        raise Conflict("任务已办理完毕或已取消", code="task_not_ready")
+    if task.assignee_id is None:
+        raise Conflict("任务尚未被认领", code="not_claimed")
+    if task.assignee_id != user.id and not user.is_admin:
+        raise _held_by_other(task, "，只有认领人或管理员可以退回")
+    now = utcnow()
+    result = db.session.execute(
+        sa.update(HumanTask).where(HumanTask.id == task.id, HumanTask.assignee_id == task.assignee_id,
+                                   HumanTask.status == TaskStatus.READY)
+        .values(assignee_id=None, claimed_at=None).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("任务状态已变化，请刷新")
+    db.session.add(_audit(task, AuditAction.UNCLAIM, user.id, now))
+    db.session.commit()
+    _written(task, assignee_id=None, claimed_at=None)
+    return task
+
+
+def delegate_task(task_id: int, user: User, username: str) -> HumanTask:
+    """Hand a task to another member of its candidate groups. Commits."""
+    task = get_task(task_id)
+    _check_can_act(user, task)
+    target = get_user_by_username(username or "")
+    if target is None or not target.is_active_user:
+        raise AppError("找不到该用户", fields={"username": ["用户不存在或已停用"]})
+    if not (target.is_admin or target.group_names & set(task.candidate_groups)):
+        raise AppError("该用户不在任务的候选用户组中", fields={"username": ["不在候选用户组中"]})
+    now = utcnow()
+    result = db.session.execute(
+        sa.update(HumanTask).where(HumanTask.id == task.id, HumanTask.status == TaskStatus.READY,
+                                   sa.or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == user.id,
+                                          sa.literal(user.is_admin)))
+        .values(assignee_id=target.id, claimed_at=now).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("任务状态已变化，请刷新")
+    event = _audit(task, AuditAction.DELEGATE, user.id, now)
+    event.data = {"to": target.username}
+    db.session.add(event)
+    db.session.commit()
+    _written(task, assignee_id=target.id, claimed_at=now)
+    return task
+
+
+def complete_task(task_id: int, data: dict, user: User) -> HumanTask:
+    """Validate the form, step the engine, sync rows: one transaction.
+
+    Raises Forbidden, Conflict (claimed by another, not READY, concurrent change), FormInvalid (422),
+    ProcessDefinitionError (a script failed: nothing applied, the input kept as a draft). Commits.
+    """
+    task = get_task(task_id)
+    _check_can_act(user, task)
+    data = data if data is not None else {}
+    instance_id = task.instance_id
+    instance = processes.lock_instance(instance_id)
+    bundle = processes.get_bundle(instance.definition_id)
+    processes.validate_form(bundle, task.form, data)
+    try:
+        result = engine.complete_task(bundle.process, instance.id, instance.rev, instance.state,
+                                      task.spiff_task_id, data)
+    except engine.TaskNotReady:
+        db.session.rollback()
+        raise Conflict("任务已被办理，不能重复提交", code="task_not_ready") from None
+    except engine.UnknownTask:
+        db.session.rollback()
+        raise Conflict("任务已不在流程中", code="task_not_ready") from None
+    except engine.ScriptError as exc:
+        processes.record_script_error(instance_id, exc, user.id, task, draft=data)
+        raise processes.script_error_response(exc) from None
+    now = utcnow()
+    ctx = processes.ActionContext(instance, bundle, user.id, now)
+    processes.apply_result(ctx, result, completed=task,
+                           audit=[_audit(task, AuditAction.COMPLETE, user.id, now, data=data)])
+    new_rev = instance.rev
+    db.session.commit()
+    engine.remember(instance_id, new_rev, result)
+    return task
+
+
+def _written(task: HumanTask, **values) -> None:
+    """Mirror a committed UPDATE onto the loaded object without marking it dirty."""
+    for key, value in values.items():
+        set_committed_value(task, key, value)
+
+
+def _audit(task: HumanTask, action: str, actor_id: int | None, now, data=None) -> AuditEvent:
+    return AuditEvent(at=now, actor_id=actor_id, action=action, case_id=task.case_id,
+                      instance_id=task.instance_id, human_task_id=task.id, bpmn_id=task.bpmn_id,
+                      label=task.name, data=data)
+
+
+__all__ = ["FormInvalid", "Page", "claim_task", "complete_task", "delegate_task", "get_task",
+           "get_visible_task", "list_tasks", "task_details", "unclaim_task"]
