@@ -37,6 +37,7 @@ def configure(app: Flask, config_class: type[Config], test_config: dict | None) 
             raise RuntimeError(
                 "production refuses to start without " + " and ".join(
                     "SECRET_KEY" if k == "SECRET_KEY" else "DATABASE_URL" for k in missing))
+    app.json.ensure_ascii = False   # readable Chinese in JSON answers
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "wuyi.sqlite")

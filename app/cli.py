@@ -24,8 +24,11 @@ bpmn_cli = AppGroup("bpmn", help="部署与校验流程 Deploy and validate BPMN
 def create_user(username, display_name, groups, email, password):
     """Create a user, or update an existing one's name, groups and password."""
     from app.auth import services
+    from app.auth.models import ROLE_TITLES, GroupKind
     from app.errors import AppError
     try:
+        for role in set(groups) & set(ROLE_TITLES):   # the fixed roles exist on first use
+            services.ensure_group(role, ROLE_TITLES[role], GroupKind.ROLE)
         user, created = services.create_or_update_user(
             username, password, display_name or username, services.resolve_groups(list(groups)), email)
         db.session.commit()
@@ -33,6 +36,18 @@ def create_user(username, display_name, groups, email, password):
         db.session.rollback()
         raise click.ClickException(exc.message) from None
     click.echo(f"{'created' if created else 'updated'} user {user.username} groups={sorted(user.group_names)}")
+
+
+@users_cli.command("create-group")
+@click.argument("name")
+@click.option("--title", required=True, help="中文名称；泳道按此名称匹配 Chinese title; lanes match on it.")
+@click.option("--kind", type=click.Choice(["lane", "unit", "role"]), default="lane")
+def create_group(name, title, kind):
+    """Create a group (or update its title and kind)."""
+    from app.auth import services
+    group = services.ensure_group(name, title, kind)
+    db.session.commit()
+    click.echo(f"group {group.name} ({group.title}, {group.kind})")
 
 
 @seed_cli.command("demo")

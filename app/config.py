@@ -18,7 +18,6 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"
     SQLITE_BUSY_TIMEOUT = float(os.environ.get("SQLITE_BUSY_TIMEOUT", "15"))
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
-    JSON_AS_ASCII = False
     # flask-smorest / OpenAPI
     API_TITLE = "Wuyi BPM 五邑流程 API"
     API_VERSION = "v1"

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 from app.auth import services
-from app.auth.models import ROLE_ADMIN, ROLE_DESIGNER, ROLE_SUPERVISOR, GroupKind
+from app.auth.models import ROLE_ADMIN, ROLE_DESIGNER, ROLE_SUPERVISOR, ROLE_TITLES, GroupKind
 from app.extensions import db
 
 # (name, title, kind)
 DEMO_GROUPS = [
-    (ROLE_ADMIN, "系统管理员", GroupKind.ROLE),
-    (ROLE_DESIGNER, "流程设计员", GroupKind.ROLE),
-    (ROLE_SUPERVISOR, "督办员", GroupKind.ROLE),
+    *((role, title, GroupKind.ROLE) for role, title in ROLE_TITLES.items()),
     ("intake", "受理员", GroupKind.LANE),
     ("dispatch", "分拨员", GroupKind.LANE),
     ("handler", "承办单位经办人", GroupKind.LANE),

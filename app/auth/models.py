@@ -13,6 +13,7 @@ from app.extensions import db
 ROLE_ADMIN = "admin"
 ROLE_DESIGNER = "designer"
 ROLE_SUPERVISOR = "supervisor"
+ROLE_TITLES = {ROLE_ADMIN: "系统管理员", ROLE_DESIGNER: "流程设计员", ROLE_SUPERVISOR: "督办员"}
 
 
 class GroupKind:
