@@ -272,8 +272,21 @@ def _run_engine(workflow, fn):
 
 
 def check_data_keys(data: dict) -> list[str]:
-    """Top-level keys the engine cannot store (reserved or private names)."""
-    return sorted(k for k in data if k in RESERVED_DATA_KEYS or k.startswith("_"))
+    """Paths of keys the engine cannot store: `typename` at any depth, private names at the top."""
+    bad = [k for k in data if isinstance(k, str) and k.startswith("_")]
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                here = f"{path}.{key}" if path else str(key)
+                if key in RESERVED_DATA_KEYS:
+                    bad.append(here)
+                walk(item, here)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{path}[{i}]")
+    walk(data, "")
+    return sorted(set(bad))
 
 
 # --- actions ---------------------------------------------------------------------------------

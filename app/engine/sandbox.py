@@ -187,7 +187,7 @@ def _check_pow(base, exp) -> None:
         magnitude = abs(base)
         if magnitude > 1:
             bits = exp * math.log2(magnitude)
-            if bits > MAX_INT_BITS:
+            if bits > MAX_INT_BITS * 3:
                 _limit(f'整数幂运算结果过大（约 {bits:.0f} 位二进制，上限 {MAX_INT_BITS} 位），已拒绝')
 
 
@@ -634,6 +634,7 @@ class _SandboxPolicy(RestrictingNodeTransformer):
     # deadline checks ------------------------------------------------------------------------------
     def visit_While(self, node):
         node = super().visit_While(node)
+        node.body.insert(0, _tick_stmt(node))
         return node
 
     def visit_For(self, node):

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from jinja2 import ChainableUndefined
+from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import engine
@@ -109,8 +111,24 @@ def task_details(task: HumanTask) -> dict:
         "task": task, "instance": instance, "definition": bundle,
         "form_schema": bundle.forms.get(meta.get("form")) if meta.get("form") else None,
         "ui_schema": bundle.forms.get(meta.get("ui_form")) if meta.get("ui_form") else None,
-        "instructions": meta.get("instructions"), "data": data,
+        "instructions": render_instructions(meta.get("instructions"), data), "data": data,
     }
+
+
+_jinja = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+
+
+def render_instructions(template: str | None, data: dict) -> str | None:
+    """The task's Markdown instructions with {{ placeholders }} filled from its data (sandboxed Jinja).
+
+    The result is Markdown text, not HTML: whoever shows it must render it safely.
+    """
+    if not template:
+        return None
+    try:
+        return _jinja.from_string(template).render(**data)
+    except Exception:  # noqa: BLE001 - a designer's template error must not break the task
+        return template
 
 
 def claim_task(task_id: int, user: User) -> HumanTask:

@@ -149,3 +149,19 @@ def test_only_starter_groups_may_start(seeded, api, app):
     assert resp.status_code == 403
     assert api.post("/api/v1/process-definitions/complaint/start", user="intake1",
                     json={"data": START}).status_code == 201
+
+
+def test_typename_anywhere_in_the_data_is_refused(seeded, api):
+    task_id = _start(api)["tasks"][0]["id"]
+    resp = api.post(f"/api/v1/tasks/{task_id}/complete", user="intake1",
+                    json={"data": {**REGISTER, "category": [{"typename": "x"}]}})
+    assert resp.status_code == 422
+    assert "category[0].typename" in resp.get_json()["error"]["fields"]
+
+
+def test_instructions_are_rendered_from_the_task_data_and_not_executed(seeded, api):
+    data = {**START, "title": "{{ 7 * 7 }} <script>alert(1)</script>"}
+    started = api.post("/api/v1/process-definitions/complaint/start", user="intake1", json={"data": data}).get_json()
+    task = api.get(f"/api/v1/tasks/{started['tasks'][0]['id']}", user="intake1").get_json()
+    assert task["instructions"] and "{{" not in task["instructions"].replace(data["title"], "")
+    assert "49" not in task["instructions"]            # data is inserted as text, never evaluated
