@@ -320,15 +320,18 @@ def complete_task(process: ParsedProcess, instance_key: int, rev: int, state: by
 
 
 def fire_timers(process: ParsedProcess, instance_key: int, rev: int, state: bytes,
-                now: datetime) -> StepResult:
-    """Fire every timer due at `now` (an injected clock may be ahead of the real one)."""
+                now: datetime) -> StepResult | None:
+    """Fire every timer due at `now` (an injected clock may be ahead of the real one); None if none is due."""
     workflow = _take(process, instance_key, rev, state)
+    due_now = [(task, definition, due) for task, definition, due in _timer_due_times(workflow) if due <= now]
+    if not due_now:
+        with _live_lock:   # untouched: keep it for the next action
+            _live[(instance_key, rev)] = workflow
+        return None
     before = _snapshot(workflow)
     real_now = datetime.now(timezone.utc)
     fired = []
-    for task, definition, due in _timer_due_times(workflow):
-        if due > now:
-            continue
+    for task, definition, due in due_now:
         fired.append((task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id))
         if due > real_now - timedelta(seconds=1):
             past = (real_now - timedelta(seconds=1)).isoformat()

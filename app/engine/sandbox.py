@@ -187,7 +187,7 @@ def _check_pow(base, exp) -> None:
         magnitude = abs(base)
         if magnitude > 1:
             bits = exp * math.log2(magnitude)
-            if bits > MAX_INT_BITS * 3:
+            if bits > MAX_INT_BITS:
                 _limit(f'整数幂运算结果过大（约 {bits:.0f} 位二进制，上限 {MAX_INT_BITS} 位），已拒绝')
 
 

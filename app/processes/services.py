@@ -295,18 +295,17 @@ class ActionContext:
     bundle: Bundle
     actor_id: int | None
     now: datetime
-    old_rev: int = 0
 
 
 def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: HumanTask | None = None,
                  audit: list[AuditEvent] | None = None) -> None:
     """Write the new state first (the rev check), then sync tasks, timers, case and audit. Flushes."""
     instance, bundle, now = ctx.instance, ctx.bundle, ctx.now
-    ctx.old_rev = instance.rev
-    instance.state = result.state
-    instance.status = {"running": InstanceStatus.RUNNING, "completed": InstanceStatus.COMPLETED,
-                       "cancelled": InstanceStatus.CANCELLED}[result.status]
-    instance.error_message = instance.error_element = instance.error_line = instance.error_at = None
+    status = {"running": InstanceStatus.RUNNING, "completed": InstanceStatus.COMPLETED,
+              "cancelled": InstanceStatus.CANCELLED}[result.status]
+    instance.state, instance.status = result.state, status
+    if instance.id is not None:   # a successful action clears the last script error
+        instance.error_message = instance.error_element = instance.error_line = instance.error_at = None
     if result.status != "running":
         instance.ended_at = now
     try:
@@ -449,13 +448,11 @@ def start_process(key: str, data: dict, actor: User) -> tuple[ProcessInstance, C
     except engine.ScriptError as exc:
         db.session.rollback()
         raise script_error_response(exc) from None
-    instance = ProcessInstance(definition_id=bundle.id, case_id=case.id, state=result.state,
+    instance = ProcessInstance(definition_id=bundle.id, case_id=case.id,
                                serializer_version=engine.runtime.SERIALIZER_VERSION,
-                               status=InstanceStatus.RUNNING, started_at=now, started_by_id=actor.id)
+                               started_at=now, started_by_id=actor.id)
     db.session.add(instance)
-    db.session.flush()
     ctx = ActionContext(instance, bundle, actor.id, now)
-    # The new row is at rev 1 and already holds the state; apply_result bumps it with the projection.
     apply_result(ctx, result, audit=[AuditEvent(action=AuditAction.START, label=bundle.name,
                                                 bpmn_id=bundle.key, data=data)])
     db.session.commit()
@@ -479,6 +476,9 @@ def fire_instance_timers(instance_id: int, now: datetime | None = None) -> list[
     except engine.ScriptError as exc:
         record_script_error(instance_id, exc, None)
         raise
+    if result is None:   # nothing due: no write at all
+        db.session.rollback()
+        return []
     ctx = ActionContext(instance, bundle, None, now)
     audit = [AuditEvent(action=AuditAction.TIMER, bpmn_id=bpmn_id, label=name, data={"fired_at": now.isoformat()})
              for bpmn_id, name in result.fired]
