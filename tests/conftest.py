@@ -42,6 +42,8 @@ def app(tmp_path_factory):
         reset_schema(_db.engine)
         upgrade()
     yield app
+    with app.app_context():
+        _db.engine.dispose()   # close pooled connections before the interpreter does
 
 
 def clear_caches() -> None:
