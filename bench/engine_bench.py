@@ -322,6 +322,7 @@ class ServiceHarness:
         from app.seed import seed_demo_users
 
         self.d, self.url, self.db, self.User = d, url, db, User
+        self.tracer_leaks: list[str] = []
         clear_app_caches()
         if not is_sqlite(url):
             reset_postgres(url)
@@ -349,6 +350,14 @@ class ServiceHarness:
                 yield user
             finally:
                 self.db.session.remove()
+                self.check_tracer()
+
+    def check_tracer(self, where: str = "service call") -> None:
+        """The script sandbox installs sys.settrace around scripts; one left behind would fire in unrelated code."""
+        tracer = sys.gettrace()
+        if tracer is not None:
+            self.tracer_leaks.append(f"{where}: {tracer!r}")
+            sys.settrace(None)
 
     def start(self) -> tuple[int, float]:
         from app.processes.services import start_process
@@ -436,6 +445,7 @@ def run_service(d: Diagram, n: int, url: str, config_class, http_sql_instances: 
             "storage": size_delta(before, after, n),
         }
         out["http_stack_sql"] = http_stack_sql(h, http_sql_instances)
+        out["sandbox_tracer_leaks"] = h.tracer_leaks
         return out
     finally:
         h.close()
@@ -466,6 +476,7 @@ def http_stack_sql(h: ServiceHarness, instances: int) -> dict:
                                        json={"data": h.d.task_data[task["bpmn_id"]]}, headers=headers)
                 if resp.status_code != 200:
                     raise RuntimeError(f"complete: {resp.status_code} {resp.get_data(as_text=True)}")
+                h.check_tracer("HTTP-stack completion")
                 n_complete += 1
             with c.counting("http_list"):
                 resp = client.get(f"/api/v1/tasks?scope=all&process={h.d.key}&per_page=100", headers=headers)
@@ -695,6 +706,9 @@ def report_diagram(r: dict) -> str:
     lines.append(f"ms per lookup (service list_tasks) p50 {fmt(s['lookup_ms']['p50'], '.2f')};  SQL per lookup "
                  f"{fmt(s['sql_per_lookup'])};  SQL kinds per completion "
                  + ", ".join(f"{k} {v:.1f}" for k, v in sorted(s["sql_kinds_per_completion"].items())))
+    if s.get("sandbox_tracer_leaks"):
+        lines.append(f"WARNING: the script sandbox left sys.settrace installed {len(s['sandbox_tracer_leaks'])} "
+                     f"time(s) (reset by the bench): {s['sandbox_tracer_leaks'][0]}")
     per = s["storage"]["per_object_bytes_per_instance"]
     if per:
         lines.append("db bytes per completed instance, by table/index: "
@@ -774,6 +788,8 @@ def parse_args(argv=None):
     p.add_argument("--profile", type=int, metavar="N", nargs="?", const=100,
                    help="instead of the benchmark: cProfile ~N service-layer completions (default 100)")
     p.add_argument("--profile-top", type=int, default=40, help="lines of the profile to print")
+    p.add_argument("--tmpdir", type=Path, help="where the temporary SQLite databases go (default: the system "
+                   "temp folder; e.g. /dev/shm to take disk I/O out of the numbers)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (databases, server logs)")
     return p.parse_args(argv)
 
@@ -798,7 +814,7 @@ def main(argv=None) -> int:
     for s in servers:
         if s not in SERVERS:
             sys.exit(f"unknown server {s!r}; choose from {', '.join(SERVERS)}")
-    workdir = Path(tempfile.mkdtemp(prefix="wuyi-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix="wuyi-bench-", dir=args.tmpdir))
 
     def url_for(name: str) -> str:
         return args.database_url or f"sqlite:///{workdir / (name + '.sqlite')}"
@@ -842,7 +858,8 @@ def main(argv=None) -> int:
 
         print()
         print(f"Wuyi BPM engine benchmark  {started:%Y-%m-%d %H:%M:%S} UTC  "
-              f"({'PostgreSQL' if args.database_url else 'SQLite'}, {args.config} config, {elapsed:.0f} s)")
+              f"({'PostgreSQL' if args.database_url else 'SQLite files in ' + str(workdir.parent)}, "
+              f"{config_class.__name__}, {elapsed:.0f} s)")
         info = machine_info()
         print(f"{info['platform']}, Python {info['python']}, {info['cpu_count']} CPUs, SQLite {info['sqlite']}, "
               f"SpiffWorkflow {info['SpiffWorkflow']}, SQLAlchemy {info['SQLAlchemy']}")
@@ -855,7 +872,8 @@ def main(argv=None) -> int:
         payload = {"timestamp": started.isoformat(), "elapsed_s": elapsed, "machine": info,
                    "settings": {"quick": args.quick, "warmup_instances": WARMUP, "actor": ACTOR,
                                 "database": "postgresql" if args.database_url else "sqlite (temporary file)",
-                                "config_class": config_class.__name__, "servers": servers},
+                                "config_class": config_class.__name__, "servers": servers,
+                                "database_folder": None if args.database_url else str(workdir.parent)},
                    "peer": {k: list(v) if isinstance(v, tuple) else v for k, v in PEER.items()},
                    "targets": targets(), "results": results}
         args.output.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str))

@@ -1,4 +1,4 @@
-"""Scripts and conditions from BPMN are untrusted: compile them with RestrictedPython and run them with guards, a time limit and size limits."""
+"""Scripts and conditions from BPMN are untrusted: they run only through this sandbox (restricted, guarded, time-limited)."""
 from __future__ import annotations
 
 import ast
@@ -13,7 +13,6 @@ import time
 from typing import Any, Callable, NamedTuple
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, limited_builtins, safe_builtins
-from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
@@ -143,17 +142,16 @@ def _raise_timeout(lineno: int | None) -> None:
     raise ScriptTimeout(st.limit, lineno)
 
 
-def _tick_() -> bool:
-    """Injected at the top of every loop body, comprehension, function, lambda, except and finally block.
+def _tick_() -> None:
+    """Injected at the top of every while body, except handler and finally block (see _SandboxPolicy).
 
     Needed besides the tracer: a one-line `while True: pass` produces no 'line' events, and CPython
     switches the tracer off once it has raised (so a script that catches ScriptTimeout would otherwise
-    run on untraced).  Returns True so it can sit in a comprehension's `if` list or an `and`.
+    run on untraced).
     """
     deadline = _state.deadline
     if deadline is not None and _now() > deadline:
         _raise_timeout(_script_lineno())
-    return True
 
 
 def _make_tracer(deadline: float) -> Callable:
@@ -302,8 +300,12 @@ def _apply_(func, *args, **kwargs):
 
 def _safe_range(*args):
     r = range(*args)
-    if len(r) > MAX_REPEAT_ITEMS:
-        _limit(f'range() 将有 {len(r)} 个元素（上限 {MAX_REPEAT_ITEMS}），已拒绝')
+    try:
+        size = len(r)
+    except OverflowError:               # more items than sys.maxsize
+        size = (r.stop - r.start) // r.step
+    if size > MAX_REPEAT_ITEMS:
+        _limit(f'range() 将有 {size} 个元素（上限 {MAX_REPEAT_ITEMS}），已拒绝')
     return r
 
 
@@ -401,7 +403,9 @@ def _sized_method(check: _SizeCheck, name: str, method: Callable, bound_to=None)
         else:
             obj, rest = bound_to, args
         if check.size is None:          # join: materialize once, then measure
-            items = list(rest[0]) if rest else []
+            if len(rest) != 1 or kwargs:
+                return method(*args, **kwargs)      # wrong call: let str.join raise its own TypeError
+            items = list(rest[0])
             size = sum(len(i) for i in items if isinstance(i, (str, bytes))) + len(obj) * max(len(items) - 1, 0)
             if size > check.limit:
                 _limit(f'{name}() 的结果将有 {size} 个字符（上限 {check.limit}），已拒绝')
@@ -459,8 +463,8 @@ def _build_builtins() -> dict[str, Any]:
         # guards: they live in __builtins__ so they need not be copied into task data on every call;
         # sandboxed code cannot name them itself (names starting with '_' are refused).
         '_getattr_': _getattr_,
-        '_getitem_': default_guarded_getitem,
-        '_getiter_': default_guarded_getiter,
+        '_getitem_': operator.getitem,    # = RestrictedPython's default_guarded_getitem, but in C: a
+        '_getiter_': iter,                # C guard costs no trace event (default_guarded_getiter: identity)
         '_iter_unpack_sequence_': guarded_iter_unpack_sequence,
         '_unpack_sequence_': guarded_unpack_sequence,
         '_write_': full_write_guard,
@@ -620,6 +624,12 @@ class _SandboxPolicy(RestrictingNodeTransformer):
 
     def visit_AugAssign(self, node):
         target = node.target
+        if isinstance(target, ast.Name) and type(node.op) not in _BINOP_GUARDS:
+            # `n -= 1`, `flags |= x`... cannot build huge values: keep the plain in-place operation
+            # instead of RestrictedPython's _inplacevar_ call (a Python call per loop iteration).
+            self.check_name(target, target.id)
+            node.value = self.visit(node.value)
+            return node
         if isinstance(target, ast.Subscript) and not isinstance(target.slice, ast.Slice):
             obj = self.visit(target.value)
             key = self.visit(target.slice)
@@ -632,31 +642,14 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         return super().visit_AugAssign(node)
 
     # deadline checks ------------------------------------------------------------------------------
+    # The line tracer sees every for-loop and comprehension iteration and every function call (a new
+    # frame starts with a 'line' event).  It misses a while loop whose body jumps back onto its own
+    # line (`while True: pass` compiles to a single JUMP_BACKWARD): hence the tick in while bodies.
+    # CPython removes a tracer that raised; if the script catches ScriptTimeout, the tick at the top
+    # of the handler (or finally block) raises it again, so the exception always leaves the script.
     def visit_While(self, node):
         node = super().visit_While(node)
         node.body.insert(0, _tick_stmt(node))
-        return node
-
-    def visit_For(self, node):
-        node = super().visit_For(node)
-        node.body.insert(0, _tick_stmt(node))
-        return node
-
-    def visit_comprehension(self, node):
-        node = super().visit_comprehension(node)
-        node.ifs.insert(0, _call('_tick_', [], node.iter))
-        return node
-
-    def visit_FunctionDef(self, node):
-        node = super().visit_FunctionDef(node)
-        node.body.insert(0, _tick_stmt(node))
-        return node
-
-    def visit_Lambda(self, node):
-        node = super().visit_Lambda(node)
-        body = ast.BoolOp(op=ast.And(), values=[_call('_tick_', [], node.body), node.body])
-        ast.copy_location(body, node.body)
-        node.body = body
         return node
 
     def visit_ExceptHandler(self, node):
