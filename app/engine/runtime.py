@@ -119,23 +119,45 @@ _StateOnlyConverter(BpmnWorkflow, _registry)
 _serializer = BpmnWorkflowSerializer(_registry, version=SERIALIZER_VERSION)
 
 
+FINAL_MARK = "final"
+
+
 def _dump(workflow) -> bytes:
+    """The running state (spec excluded), or for a finished workflow only its history summary.
+
+    Like Camunda's runtime vs history tables: a finished instance never runs again, so its full
+    task tree is not kept; its final data and the steps it completed are.
+    """
     _registry._encoder_mode = True
     try:
-        dct = _registry.convert(workflow)
+        if workflow.is_completed():
+            dct = {FINAL_MARK: True, "success": workflow.success,
+                   "data": _registry.convert(_registry.clean(workflow.data)),
+                   "completed_steps": _completed_steps(workflow)}
+        else:
+            dct = _registry.convert(workflow)
         text = json.dumps(dct, cls=_serializer._encoder_cls, separators=(",", ":"), ensure_ascii=False)
     finally:
         _registry._encoder_mode = False
     return zlib.compress(text.encode("utf-8"), 6)
 
 
-def _load(process: ParsedProcess, state: bytes):
-    dct = json.loads(zlib.decompress(state))
+def _decode(state: bytes) -> dict:
+    return json.loads(zlib.decompress(state))
+
+
+def _load(process: ParsedProcess, dct: dict):
     dct["spec"] = process.spec
     dct["subprocess_specs"] = process.subprocess_specs
     workflow = _registry.restore(dct)
     workflow.script_engine = _script_engine
     return workflow
+
+
+def _completed_steps(workflow) -> list[str]:
+    # iterate everything: get_tasks(state=COMPLETED) misses children of unfinished parents
+    return sorted({t.task_spec.bpmn_id for t in workflow.get_tasks()
+                   if t.state == TaskState.COMPLETED and t.task_spec.bpmn_id})
 
 
 # --- the script engine (sandboxed) and the helpers designers may call ------------------------
@@ -157,14 +179,20 @@ _live: OrderedDict[tuple[int, int], object] = OrderedDict()   # (instance id, re
 _live_lock = threading.Lock()
 
 
-def _take(process: ParsedProcess, instance_key: int | None, rev: int | None, state: bytes | None):
-    """The workflow for this state: the cached object if it is exactly this rev, else deserialized."""
+def _take(process: ParsedProcess, instance_key: int | None, rev: int | None, state):
+    """The workflow at this rev: the cached object if it is exactly this rev, else deserialized.
+
+    `state` is the stored bytes, or a function returning them (read only on a cache miss).
+    """
     if instance_key is not None:
         with _live_lock:
             workflow = _live.pop((instance_key, rev), None)
         if workflow is not None and workflow.spec is process.spec:
             return workflow
-    return _load(process, state)
+    dct = _decode(state() if callable(state) else state)
+    if dct.get(FINAL_MARK):
+        raise EngineError("the instance has finished; only its history remains")
+    return _load(process, dct)
 
 
 def remember(instance_key: int, rev: int, result: StepResult) -> None:
@@ -190,32 +218,45 @@ def _ready_tasks(workflow) -> list:
     return workflow.get_tasks(state=TaskState.READY, manual=True)
 
 
-def _timer_due_times(workflow):
-    out = []
-    for task in workflow.get_tasks(state=TaskState.WAITING, spec_class=CatchingEvent):
-        ed = task.task_spec.event_definition
-        for sub in (ed.event_definitions if isinstance(ed, MultipleEventDefinition) else [ed]):
-            if not isinstance(sub, TimerEventDefinition):
+def _timer_due(task):
+    """(definition, aware UTC due) of a waiting timer task, else None."""
+    ed = task.task_spec.event_definition
+    for sub in (ed.event_definitions if isinstance(ed, MultipleEventDefinition) else [ed]):
+        if not isinstance(sub, TimerEventDefinition):
+            continue
+        value = task.internal_data.get("event_value")
+        if value is None:
+            continue
+        if isinstance(sub, CycleTimerEventDefinition):
+            if value["cycles"] == 0:
                 continue
-            value = task.internal_data.get("event_value")
-            if value is None:
-                continue
-            if isinstance(sub, CycleTimerEventDefinition):
-                if value["cycles"] == 0:
-                    continue
-                value = value["next"]
-            due = (TimerEventDefinition.parse_time_or_duration(value)
-                   if isinstance(sub, TimeDateEventDefinition) else TimerEventDefinition.get_datetime(value))
-            if due.tzinfo is None:
-                due = due.replace(tzinfo=timezone.utc)
-            out.append((task, sub, due.astimezone(timezone.utc)))
-    return out
+            value = value["next"]
+        due = (TimerEventDefinition.parse_time_or_duration(value)
+               if isinstance(sub, TimeDateEventDefinition) else TimerEventDefinition.get_datetime(value))
+        if due.tzinfo is None:
+            due = due.replace(tzinfo=timezone.utc)
+        return sub, due.astimezone(timezone.utc)
+    return None
 
 
-def _visible_data(workflow) -> dict:
+def _scan(workflow):
+    """One walk of the task tree: READY human tasks and waiting timers [(task, definition, due)]."""
+    ready, timers = [], []
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+        if task.state == TaskState.READY:
+            if task.task_spec.manual:
+                ready.append(task)
+        elif isinstance(task.task_spec, CatchingEvent):
+            found = _timer_due(task)
+            if found is not None:
+                timers.append((task, *found))
+    return ready, timers
+
+
+def _visible_data(workflow, ready=None) -> dict:
     if workflow.is_completed():
         return dict(workflow.data)
-    ready = _ready_tasks(workflow)
+    ready = _ready_tasks(workflow) if ready is None else ready
     if ready:
         return dict(ready[0].data)
     last = workflow.last_task
@@ -229,20 +270,21 @@ def _status(workflow) -> str:
 
 
 def _snapshot(workflow) -> tuple[set[str], set[str]]:
-    return ({str(t.id) for t in _ready_tasks(workflow)},
-            {str(t.id) for t, _, _ in _timer_due_times(workflow)})
+    ready, timers = _scan(workflow)
+    return {str(t.id) for t in ready}, {str(t.id) for t, _, _ in timers}
 
 
 def _result(workflow, before, fired=None) -> StepResult:
+    ready_tasks, waiting = _scan(workflow)
     ready = [ReadyTask(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
-                       t.task_spec.lane) for t in _ready_tasks(workflow)]
+                       t.task_spec.lane) for t in ready_tasks]
     timers = [WaitingTimer(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id, due)
-              for t, _, due in _timer_due_times(workflow)]
+              for t, _, due in waiting]
     events = [(e.event_definition.name, e.payload) for e in workflow.get_events()]
     return StepResult(
         state=_dump(workflow), status=_status(workflow), ready=ready, timers=timers,
         ready_before=before[0], timers_before=before[1], fired=fired or [], events=events,
-        data=_visible_data(workflow), _workflow=workflow)
+        data=_visible_data(workflow, ready_tasks), _workflow=workflow)
 
 
 def _script_error(exc: Exception) -> ScriptError:
@@ -299,7 +341,7 @@ def start(process: ParsedProcess, data: dict) -> StepResult:
     return _result(workflow, (set(), set()))
 
 
-def complete_task(process: ParsedProcess, instance_key: int, rev: int, state: bytes,
+def complete_task(process: ParsedProcess, instance_key: int, rev: int, state,
                   spiff_task_id: str, data: dict) -> StepResult:
     """Complete a READY user/manual task with data. Raises UnknownTask, TaskNotReady, ScriptError."""
     workflow = _take(process, instance_key, rev, state)
@@ -319,11 +361,11 @@ def complete_task(process: ParsedProcess, instance_key: int, rev: int, state: by
     return _result(workflow, before)
 
 
-def fire_timers(process: ParsedProcess, instance_key: int, rev: int, state: bytes,
+def fire_timers(process: ParsedProcess, instance_key: int, rev: int, state,
                 now: datetime) -> StepResult | None:
     """Fire every timer due at `now` (an injected clock may be ahead of the real one); None if none is due."""
     workflow = _take(process, instance_key, rev, state)
-    due_now = [(task, definition, due) for task, definition, due in _timer_due_times(workflow) if due <= now]
+    due_now = [(task, definition, due) for task, definition, due in _scan(workflow)[1] if due <= now]
     if not due_now:
         with _live_lock:   # untouched: keep it for the next action
             _live[(instance_key, rev)] = workflow
@@ -348,7 +390,7 @@ def fire_timers(process: ParsedProcess, instance_key: int, rev: int, state: byte
     return _result(workflow, before, fired)
 
 
-def deliver_message(process: ParsedProcess, instance_key: int, rev: int, state: bytes,
+def deliver_message(process: ParsedProcess, instance_key: int, rev: int, state,
                     name: str, payload, correlations: dict | None = None) -> StepResult:
     """Deliver a named message to whatever waits for it. Raises NotWaiting."""
     workflow = _take(process, instance_key, rev, state)
@@ -380,16 +422,21 @@ def _waiting_event_definition(workflow, name):
     return None
 
 
-def read(process: ParsedProcess, instance_key: int, rev: int, state: bytes) -> dict:
-    """Plain data about an instance: visible data, READY tasks' data, waiting message names."""
-    workflow = _take(process, instance_key, rev, state)
+def read(process: ParsedProcess, instance_key: int, rev: int, state) -> dict:
+    """Plain data about an instance: visible data, READY tasks' data, completed steps."""
+    workflow = None
+    if instance_key is not None:
+        with _live_lock:
+            workflow = _live.pop((instance_key, rev), None)
+    if workflow is None:
+        dct = _decode(state() if callable(state) else state)
+        if dct.get(FINAL_MARK):
+            return {"data": dct["data"], "task_data": {}, "completed_steps": dct["completed_steps"]}
+        workflow = _load(process, dct)
     try:
-        return {
-            "data": _visible_data(workflow),
-            "task_data": {str(t.id): dict(t.data) for t in _ready_tasks(workflow)},
-            "completed_steps": sorted({t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.COMPLETED)
-                                       if t.task_spec.bpmn_id}),
-        }
+        ready = _ready_tasks(workflow)
+        return {"data": _visible_data(workflow, ready), "task_data": {str(t.id): dict(t.data) for t in ready},
+                "completed_steps": _completed_steps(workflow)}
     finally:
         if not workflow.is_completed():
             with _live_lock:

@@ -48,7 +48,8 @@ class ProcessInstance(db.Model):
     definition_id: Mapped[int] = mapped_column(sa.ForeignKey("process_definition.id"), index=True)
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case.id"), index=True)
     status: Mapped[str] = mapped_column(sa.String(20), default=InstanceStatus.RUNNING, index=True)
-    state: Mapped[bytes] = mapped_column(sa.LargeBinary)     # zlib-compressed JSON, spec excluded
+    # zlib-compressed JSON without the spec; deferred: the engine reads it only on a cache miss
+    state: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
     serializer_version: Mapped[str] = mapped_column(sa.String(10))
     rev: Mapped[int] = mapped_column(sa.Integer, default=1)  # optimistic lock, +1 per action
     error_message: Mapped[str | None] = mapped_column(sa.Text)

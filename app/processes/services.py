@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import engine
 from app.audit.models import AuditAction, AuditEvent
@@ -275,8 +275,14 @@ def validate_form(bundle: Bundle, form_path: str | None, data: dict) -> None:
 
 # --- running actions ---------------------------------------------------------------------------
 
+def state_loader(instance: ProcessInstance):
+    """The stored state of the locked row, read only if the engine's cache misses."""
+    return lambda: db.session.execute(
+        sa.select(ProcessInstance.state).where(ProcessInstance.id == instance.id)).scalar_one()
+
+
 def lock_instance(instance_id: int) -> ProcessInstance:
-    """Load the instance row for an action: locked on PostgreSQL, fresh on both."""
+    """Load the instance row for an action: locked on PostgreSQL, fresh on both (state deferred)."""
     row = db.session.execute(
         sa.select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
         .execution_options(populate_existing=True)).scalar_one_or_none()
@@ -297,67 +303,97 @@ class ActionContext:
     now: datetime
 
 
+# Prebuilt Core statements on the tables: the hot path skips the ORM's unit of work and the per-call
+# statement construction; SET columns come from the parameter keys.
+_pi, _ht, _htc, _case, _audit = (ProcessInstance.__table__, HumanTask.__table__, HumanTaskCandidate.__table__,
+                                 Case.__table__, AuditEvent.__table__)
+_UPDATE_INSTANCE = sa.update(_pi).where(_pi.c.id == sa.bindparam("b_id"), _pi.c.rev == sa.bindparam("b_rev"))
+_COMPLETE_TASK = sa.update(_ht).where(_ht.c.id == sa.bindparam("b_id"))
+_INSERT_TASKS = sa.insert(_ht).returning(_ht.c.id, sort_by_parameter_order=True)
+_INSERT_CANDIDATES = sa.insert(_htc)
+_CLOSE_CASE = sa.update(_case).where(_case.c.id == sa.bindparam("b_id"))
+_INSERT_AUDIT = sa.insert(_audit)
+
+
 def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: HumanTask | None = None,
                  audit: list[AuditEvent] | None = None) -> None:
-    """Write the new state first (the rev check), then sync tasks, timers, case and audit. Flushes."""
+    """Write the new state first (the rev check), then sync tasks, timers, case and audit.
+
+    Prebuilt Core statements, not the ORM unit of work: this is the hot path of every action.
+    Raises Conflict when the row moved on since it was read. Does not commit.
+    """
     instance, bundle, now = ctx.instance, ctx.bundle, ctx.now
     status = {"running": InstanceStatus.RUNNING, "completed": InstanceStatus.COMPLETED,
               "cancelled": InstanceStatus.CANCELLED}[result.status]
-    instance.state, instance.status = result.state, status
-    if instance.id is not None:   # a successful action clears the last script error
-        instance.error_message = instance.error_element = instance.error_line = instance.error_at = None
-    if result.status != "running":
-        instance.ended_at = now
-    try:
-        db.session.flush()   # UPDATE ... WHERE rev = old, before any other write: it takes SQLite's lock
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict("该流程实例刚被他人处理过，请刷新后重试") from None
+    ended_at = now if result.status != "running" else None
+    conn = db.session.connection()
+    if instance.id is None:   # a new instance: one INSERT with its first state
+        instance.state, instance.status, instance.ended_at = result.state, status, ended_at
+        db.session.add(instance)
+        db.session.flush()
+    else:   # UPDATE ... WHERE rev = old, before any other write: it also takes SQLite's write lock
+        values = {"state": result.state, "status": status, "rev": instance.rev + 1, "ended_at": ended_at,
+                  "error_message": None, "error_element": None, "error_line": None, "error_at": None}
+        if conn.execute(_UPDATE_INSTANCE, {"b_id": instance.id, "b_rev": instance.rev, **values}).rowcount != 1:
+            db.session.rollback()
+            raise Conflict("该流程实例刚被他人处理过，请刷新后重试")
+        _mirror(instance, **values)
 
-    ready_after = {r.spiff_task_id for r in result.ready}
-    gone = result.ready_before - ready_after
+    gone = result.ready_before - {r.spiff_task_id for r in result.ready}
     if completed is not None:
         gone.discard(completed.spiff_task_id)
-        completed.status = TaskStatus.COMPLETED
-        completed.completed_at = now
-        completed.completed_by_id = ctx.actor_id
-        completed.draft = None
-        if completed.assignee_id is None:
-            completed.assignee_id = ctx.actor_id
+        done = {"status": TaskStatus.COMPLETED, "completed_at": now, "completed_by_id": ctx.actor_id,
+                "draft": None, "assignee_id": completed.assignee_id or ctx.actor_id}
+        conn.execute(_COMPLETE_TASK, {"b_id": completed.id, **done})
+        _mirror(completed, **done)
     if gone:
-        db.session.execute(
-            sa.update(HumanTask).where(HumanTask.instance_id == instance.id,
-                                       HumanTask.spiff_task_id.in_(gone),
-                                       HumanTask.status == TaskStatus.READY)
-            .values(status=TaskStatus.CANCELLED, completed_at=now))
-    for ready in result.ready:
-        if ready.spiff_task_id in result.ready_before:
-            continue
-        meta = bundle.task_meta(ready.bpmn_id)
-        assignee_id = _assignee_id(meta.get("assignee"), instance)
-        db.session.add(HumanTask(
-            instance_id=instance.id, case_id=instance.case_id, process_key=bundle.key,
-            spiff_task_id=ready.spiff_task_id, bpmn_id=ready.bpmn_id, name=ready.name, lane=ready.lane,
-            form=meta.get("form"), priority=meta.get("priority", 50), status=TaskStatus.READY,
-            created_at=now, assignee_id=assignee_id, claimed_at=now if assignee_id else None,
-            candidates=[HumanTaskCandidate(group_name=g) for g in meta.get("candidate_groups", [])]))
+        conn.execute(sa.update(_ht).where(_ht.c.instance_id == instance.id, _ht.c.spiff_task_id.in_(gone),
+                                          _ht.c.status == TaskStatus.READY)
+                     .values(status=TaskStatus.CANCELLED, completed_at=now))
+    new_tasks = [r for r in result.ready if r.spiff_task_id not in result.ready_before]
+    if new_tasks:
+        _insert_tasks(conn, instance, bundle, new_tasks, now)
     if bundle.meta.get("has_timers") or result.timers_before:
         _sync_timers(instance, result, now)
     if result.status != "running" and instance.case_id is not None:
-        db.session.execute(sa.update(Case).where(Case.id == instance.case_id)
-                           .values(status=CaseStatus.CLOSED, closed_at=now))
+        conn.execute(_CLOSE_CASE, {"b_id": instance.case_id, "status": CaseStatus.CLOSED, "closed_at": now})
     events = list(audit or [])
     if result.status != "running":
         events.append(AuditEvent(action=AuditAction.END, label="流程结束" if result.status == "completed"
                                  else "流程取消", data={"status": result.status}))
-    for ev in events:
-        ev.at = now
-        ev.case_id = instance.case_id
-        ev.instance_id = instance.id
-        if ev.actor_id is None and ev.action not in (AuditAction.TIMER, AuditAction.END):
-            ev.actor_id = ctx.actor_id
-    db.session.add_all(events)
-    db.session.flush()
+    if events:
+        conn.execute(_INSERT_AUDIT, [{
+            "at": now, "actor_id": ev.actor_id if ev.actor_id is not None or ev.action in (
+                AuditAction.TIMER, AuditAction.END) else ctx.actor_id,
+            "action": ev.action, "case_id": instance.case_id, "instance_id": instance.id,
+            "human_task_id": ev.human_task_id, "bpmn_id": ev.bpmn_id, "label": ev.label, "data": ev.data}
+            for ev in events])
+
+
+def _insert_tasks(conn, instance: ProcessInstance, bundle: Bundle, ready: list, now: datetime) -> None:
+    rows = []
+    for task in ready:
+        meta = bundle.task_meta(task.bpmn_id)
+        assignee_id = _assignee_id(meta.get("assignee"), instance)
+        rows.append({
+            "instance_id": instance.id, "case_id": instance.case_id, "process_key": bundle.key,
+            "spiff_task_id": task.spiff_task_id, "bpmn_id": task.bpmn_id, "name": task.name, "lane": task.lane,
+            "candidate_groups": meta.get("candidate_groups", []), "form": meta.get("form"),
+            "priority": meta.get("priority", 50), "status": TaskStatus.READY, "created_at": now,
+            "assignee_id": assignee_id, "claimed_at": now if assignee_id else None,
+            "completed_at": None, "completed_by_id": None, "due_at": None, "warn_at": None,
+            "sla_state": None, "draft": None})
+    ids = conn.execute(_INSERT_TASKS, rows).scalars().all()
+    candidates = [{"task_id": task_id, "group_name": group}
+                  for task_id, row in zip(ids, rows) for group in row["candidate_groups"]]
+    if candidates:
+        conn.execute(_INSERT_CANDIDATES, candidates)
+
+
+def _mirror(obj, **values) -> None:
+    """Show a Core UPDATE on the loaded object without marking it dirty."""
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
 
 
 def _assignee_id(assignee: str | None, instance: ProcessInstance) -> int | None:
@@ -472,7 +508,7 @@ def fire_instance_timers(instance_id: int, now: datetime | None = None) -> list[
     instance = lock_instance(instance_id)
     bundle = get_bundle(instance.definition_id)
     try:
-        result = engine.fire_timers(bundle.process, instance.id, instance.rev, instance.state, now)
+        result = engine.fire_timers(bundle.process, instance.id, instance.rev, state_loader(instance), now)
     except engine.ScriptError as exc:
         record_script_error(instance_id, exc, None)
         raise
@@ -504,7 +540,8 @@ def deliver_message(name: str, correlation: dict, payload, actor: User | None) -
     instance = lock_instance(int(instance_id))
     bundle = get_bundle(instance.definition_id)
     try:
-        result = engine.deliver_message(bundle.process, instance.id, instance.rev, instance.state, name, payload)
+        result = engine.deliver_message(bundle.process, instance.id, instance.rev, state_loader(instance),
+                                         name, payload)
     except engine.NotWaiting:
         db.session.rollback()
         raise Conflict(f"该流程实例当前不在等待消息“{name}”", code="not_waiting") from None
@@ -546,7 +583,7 @@ def instance_details(instance: ProcessInstance) -> dict:
     bundle = get_bundle(instance.definition_id)
     data = {}
     if instance.status != InstanceStatus.CANCELLED:
-        data = engine.read(bundle.process, instance.id, instance.rev, instance.state)["data"]
+        data = engine.read(bundle.process, instance.id, instance.rev, state_loader(instance))["data"]
     open_tasks = list(db.session.execute(
         sa.select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)
         .order_by(HumanTask.id)).scalars())

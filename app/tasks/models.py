@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import JSONType, UTCDateTime, utcnow
 from app.extensions import db
@@ -17,7 +17,8 @@ class TaskStatus:
 
 
 class HumanTaskCandidate(db.Model):
-    """Which groups may claim a task; the inbox's group index."""
+    """The inbox's group index: one row per (group, task). HumanTask.candidate_groups is the record;
+    this table exists so "tasks offered to my groups" is an indexed query."""
 
     __tablename__ = "human_task_candidate"
 
@@ -29,7 +30,6 @@ class HumanTaskCandidate(db.Model):
 class HumanTask(db.Model):
     __tablename__ = "human_task"
     __table_args__ = (
-        sa.UniqueConstraint("instance_id", "spiff_task_id"),
         sa.Index("ix_human_task_status_due_at", "status", "due_at"),
         sa.Index("ix_human_task_assignee_id_status", "assignee_id", "status"),
     )
@@ -42,6 +42,7 @@ class HumanTask(db.Model):
     bpmn_id: Mapped[str] = mapped_column(sa.String(100))
     name: Mapped[str] = mapped_column(sa.String(255))
     lane: Mapped[str | None] = mapped_column(sa.String(100))
+    candidate_groups: Mapped[list] = mapped_column(JSONType, default=list)   # group names
     form: Mapped[str | None] = mapped_column(sa.String(255))
     priority: Mapped[int] = mapped_column(sa.Integer, default=50)
     status: Mapped[str] = mapped_column(sa.String(20), default=TaskStatus.READY)
@@ -54,10 +55,3 @@ class HumanTask(db.Model):
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sla_state: Mapped[str | None] = mapped_column(sa.String(10))
     draft: Mapped[dict | None] = mapped_column(JSONType)  # unsaved form input, never lost
-
-    candidates: Mapped[list[HumanTaskCandidate]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan")
-
-    @property
-    def candidate_groups(self) -> list[str]:
-        return sorted(c.group_name for c in self.candidates)

@@ -105,8 +105,8 @@ def task_details(task: HumanTask) -> dict:
     meta = bundle.task_meta(task.bpmn_id)
     data = {}
     if task.status == TaskStatus.READY:
-        data = engine.read(bundle.process, instance.id, instance.rev, instance.state)["task_data"].get(
-            task.spiff_task_id, {})
+        data = engine.read(bundle.process, instance.id, instance.rev,
+                           processes.state_loader(instance))["task_data"].get(task.spiff_task_id, {})
     return {
         "task": task, "instance": instance, "definition": bundle,
         "form_schema": bundle.forms.get(meta.get("form")) if meta.get("form") else None,
@@ -214,8 +214,8 @@ def complete_task(task_id: int, data: dict, user: User) -> HumanTask:
     bundle = processes.get_bundle(instance.definition_id)
     processes.validate_form(bundle, task.form, data)
     try:
-        result = engine.complete_task(bundle.process, instance.id, instance.rev, instance.state,
-                                      task.spiff_task_id, data)
+        result = engine.complete_task(bundle.process, instance.id, instance.rev,
+                                      processes.state_loader(instance), task.spiff_task_id, data)
     except engine.TaskNotReady:
         db.session.rollback()
         raise Conflict("任务已被办理，不能重复提交", code="task_not_ready") from None

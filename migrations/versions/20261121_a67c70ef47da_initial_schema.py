@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 8873a9c22e60
+Revision ID: a67c70ef47da
 Revises: 
-Create Date: 2026-11-21 19:57:02.749301
+Create Date: 2026-11-21 20:16:13.743554
 
 """
 from alembic import op
@@ -11,14 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '8873a9c22e60'
+revision = 'a67c70ef47da'
 down_revision = None
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    # reviewed by hand: the UTC TypeDecorator is rendered as DateTime(timezone=True)
+    # reviewed by hand: every UTC column is DateTime(timezone=True); JSON is JSONB on PostgreSQL
     op.create_table('group',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
@@ -145,6 +145,7 @@ def upgrade():
     sa.Column('bpmn_id', sa.String(length=100), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('lane', sa.String(length=100), nullable=True),
+    sa.Column('candidate_groups', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('form', sa.String(length=255), nullable=True),
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
@@ -161,8 +162,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_human_task_case_id_case')),
     sa.ForeignKeyConstraint(['completed_by_id'], ['user.id'], name=op.f('fk_human_task_completed_by_id_user')),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_human_task_instance_id_process_instance')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_human_task')),
-    sa.UniqueConstraint('instance_id', 'spiff_task_id', name=op.f('uq_human_task_instance_id'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_human_task'))
     )
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.create_index('ix_human_task_assignee_id_status', ['assignee_id', 'status'], unique=False)
@@ -227,7 +227,7 @@ def upgrade():
 
 
 def downgrade():
-    # reviewed by hand: the UTC TypeDecorator is rendered as DateTime(timezone=True)
+    # reviewed by hand: every UTC column is DateTime(timezone=True); JSON is JSONB on PostgreSQL
     with op.batch_alter_table('timer_job', schema=None) as batch_op:
         batch_op.drop_index('ix_timer_job_status_due_at')
         batch_op.drop_index(batch_op.f('ix_timer_job_instance_id'))
