@@ -1,0 +1,45 @@
+"""Holiday overrides: the administrator's word on a day beats the chinese_calendar package."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.calendar.schedule import YearSchedule
+from app.db import UTCDateTime, utcnow
+from app.extensions import db
+
+
+class HolidayOverride(db.Model):
+    """One day of the official calendar: off or working, and the State Council notice that says so."""
+
+    __tablename__ = "holiday_override"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, unique=True)
+    is_working: Mapped[bool] = mapped_column(sa.Boolean)
+    notice: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def load_overrides(session: Session, since: date | None = None) -> dict[date, bool]:
+    """All override rows (from `since` on, if given) as the mapping BusinessCalendar takes. Reads only."""
+    stmt = sa.select(HolidayOverride.day, HolidayOverride.is_working)
+    if since is not None:
+        stmt = stmt.where(HolidayOverride.day >= since)
+    return {day: bool(is_working) for day, is_working in session.execute(stmt)}
+
+
+def write_year_overrides(session: Session, schedule: YearSchedule) -> int:
+    """Replace the override rows of `schedule.year` with one row per day of that year; returns the count.
+
+    Flushes, never commits: the caller (`flask calendar load-year`) commits together with the
+    recomputation of provisional due dates and its audit event.
+    """
+    first, last = date(schedule.year, 1, 1), date(schedule.year, 12, 31)
+    session.execute(sa.delete(HolidayOverride).where(HolidayOverride.day.between(first, last)))
+    rows = schedule.rows()
+    session.add_all(HolidayOverride(day=row.day, is_working=row.is_working, notice=row.note[:255]) for row in rows)
+    session.flush()
+    return len(rows)
