@@ -189,11 +189,56 @@ def _check_pow(base, exp) -> None:
                 _limit(f'整数幂运算结果过大（约 {bits:.0f} 位二进制，上限 {MAX_INT_BITS} 位），已拒绝')
 
 
+MAX_MODPOW_BITS = 4096   # pow(b, e, m): the result is small but the work grows with e and m
+
+
 def _safe_pow_(base, exp, mod=None):
-    if mod is not None:                 # modular exponentiation stays small
+    if mod is not None:
+        if any(isinstance(v, int) and v.bit_length() > MAX_MODPOW_BITS for v in (base, exp, mod)):
+            _limit(f'模幂运算的操作数过大（上限 {MAX_MODPOW_BITS} 位二进制），已拒绝')
         return pow(base, exp, mod)
     _check_pow(base, exp)
     return base ** exp
+
+
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+_RENDERING_CALLS = frozenset({'str', 'repr', 'format'})
+
+
+def _rendered_items(obj, limit: int) -> int:
+    """How many items str()/repr()/format() of obj would print, counting no further than just
+    past `limit`. A shared sub-container is printed at every reference, so it counts every time,
+    but its own size is computed once."""
+    sizes: dict[int, int] = {}
+
+    def size(container, depth: int) -> int:
+        known = sizes.get(id(container))
+        if known is not None:
+            return known
+        if depth > 200:
+            return limit + 1
+        total = len(container)
+        children = (*container.keys(), *container.values()) if isinstance(container, dict) else container
+        for child in children:
+            if isinstance(child, _CONTAINERS):
+                total += size(child, depth + 1)
+                if total > limit:
+                    break
+        sizes[id(container)] = total
+        return total
+
+    return size(obj, 0)
+
+
+def _check_rendered(obj) -> None:
+    if isinstance(obj, _CONTAINERS) and _rendered_items(obj, MAX_RESULT_ITEMS) > MAX_RESULT_ITEMS:
+        _limit(f'要转换成文本的数据过大（超过 {MAX_RESULT_ITEMS} 项），已拒绝')
+
+
+def _rendered_(value):
+    """Guard for f-string fields: the value itself, after the size check."""
+    _check_rendered(value)
+    return value
 
 
 def _check_mult(a, b) -> None:
@@ -255,6 +300,7 @@ def _check_format(fmt, args) -> None:
 def _safe_mod_(a, b):
     if isinstance(a, (str, bytes)):
         _check_format(a, b)
+        _check_rendered(b)
     return a % b
 
 
@@ -460,6 +506,7 @@ def _build_builtins() -> dict[str, Any]:
         b.pop(name, None)
     b.update({
         'pow': _safe_pow_, 'range': _safe_range, 'round': _safe_round, 'sum': _safe_sum,
+        '_rendered_': _rendered_,
         # guards: they live in __builtins__ so they need not be copied into task data on every call;
         # sandboxed code cannot name them itself (names starting with '_' are refused).
         '_getattr_': _getattr_,
@@ -601,7 +648,11 @@ class _SandboxPolicy(RestrictingNodeTransformer):
             for keyword in node.keywords:
                 self.visit(keyword)
             return node
-        return super().visit_Call(node)
+        node = super().visit_Call(node)
+        if isinstance(func, ast.Name) and func.id in _RENDERING_CALLS and node.args:
+            # str(x), repr(x), format(x): one C call could print a huge shared structure
+            node.args[0] = _call('_rendered_', [node.args[0]], node.args[0])
+        return node
 
     def visit_FormattedValue(self, node):
         spec = node.format_spec
@@ -612,7 +663,9 @@ class _SandboxPolicy(RestrictingNodeTransformer):
                         self._problem(node, 'f-string 的格式宽度或精度过大')
                 else:
                     self._problem(node, 'f-string 中不允许使用动态格式说明（如 {x:{w}}）')
-        return super().visit_FormattedValue(node)
+        node = super().visit_FormattedValue(node)
+        node.value = _call('_rendered_', [node.value], node)
+        return node
 
     # size guards -----------------------------------------------------------------------------------
     def visit_BinOp(self, node):

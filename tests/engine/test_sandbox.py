@@ -442,7 +442,8 @@ def test_limits_sit_just_where_documented(env, expression, allowed):
     ('x = 10\nx **= 10 ** 8', 2), ("s = 'x'\ns *= 10 ** 9", 2), ('x = 1\nx <<= 10 ** 8', 2),
     ("d = {'k': [0]}\nd['k'] *= 10 ** 8", 2), ('x = [0]\nwhile True:\n    x = x + x', 3),
     ('x = [0]\nwhile True:\n    x += x', 3), ('x = sum([[0] * 999999] * 999, [])', 1)])
-def test_augmented_and_repeated_growth_is_refused(env, script, line):
+def test_augmented_and_repeated_growth_is_refused(script, line):
+    env = SandboxEnvironment(time_limit=5.0)   # the size guard must stop it, not the clock
     started = time.perf_counter()
     with pytest.raises(ScriptLimitExceeded) as info:
         env.execute(script, {})
@@ -490,3 +491,28 @@ def test_compiled_code_is_cached(env):
         env.evaluate(source, {'amount': 10})
     info = sandbox._compile.cache_info()
     assert (info.misses, info.hits) == (1, 4)
+
+
+@pytest.mark.parametrize('script', [
+    'x = pow(3, 2 ** 99999, 2 ** 99999 - 1)',
+    'x = str([[0] * 999999] * 999999)',
+    'x = repr([[0] * 999999] * 999999)',
+    'x = f"{[[0] * 999999] * 999999}"',
+    'x = "{}".format([[0] * 999999] * 999999)',     # str.format is refused outright by RestrictedPython
+    'x = "%s" % ([[0] * 999999] * 999999,)',
+    'x = "%s" % [[[0] * 999999] * 999999]',
+])
+def test_single_c_calls_that_would_run_for_ever_are_refused_quickly(script):
+    env = SandboxEnvironment(time_limit=LIMIT)
+    exc, elapsed = in_watchdog_thread(lambda: env.execute(script, {}))
+    assert isinstance(exc, (ScriptLimitExceeded, ScriptTimeout, NotImplementedError)), (script, exc)
+    assert elapsed < 5 * LIMIT + 1, elapsed
+
+
+def test_rendering_ordinary_values_still_works():
+    env = SandboxEnvironment(time_limit=LIMIT)
+    ctx = {'items': [1, 2, 3], 'd': {'a': 1}}
+    env.execute('a = str(items)\nb = f"{d}-{items[0]:>3}"\nc = repr(d)\n'
+                'f = "%s:%d" % ("x", 5)\nh = isinstance(a, str)', ctx)
+    assert ctx['a'] == '[1, 2, 3]' and ctx['b'] == "{'a': 1}-  1" and ctx['c'] == "{'a': 1}"
+    assert ctx['f'] == 'x:5' and ctx['h'] is True

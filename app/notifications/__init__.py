@@ -1,0 +1,1 @@
+"""Notifications: in-app rows and the e-mail outbox (see services)."""

@@ -1,0 +1,1 @@
+"""Notifications and the e-mail outbox, against a local SMTP sink."""
