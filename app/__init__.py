@@ -6,7 +6,6 @@ from pathlib import Path
 
 from flask import Flask, render_template
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from app.config import Config, config_for_env
 # (not `api`: importing the app.api package would rebind that name in this namespace)
@@ -55,19 +54,21 @@ def configure(app: Flask, config_class: type[Config], test_config: dict | None) 
     app.config["FORMS_DIR"] = app.config["FORMS_DIR"] or str(PROJECT_ROOT / "forms")
 
 
-@event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
-    """WAL lets readers work while one writer commits; foreign keys are off by default in SQLite."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+    """WAL lets readers work while one writer commits; synchronous=FULL makes every commit durable
+    (state must never be lost, even on power failure); foreign keys are off by default in SQLite."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
 
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
     from app import models  # noqa: F401  (every table on the metadata, for migrations)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True,
                      render_as_batch=True)

@@ -66,19 +66,21 @@ def seed_demo():
 def deploy(paths, message):
     """Deploy BPMN files (default: every file in bpmn/). Broken files are reported and skipped."""
     from app.processes import services
-    targets = list(paths) or sorted(Path(current_app.config["BPMN_DIR"]).glob("*.bpmn"))
+    outcomes = ([o for path in paths for o in services.deploy_file(path, message=message)] if paths
+                else services.deploy_folder(message=message))
     failed = False
-    for path in targets:
-        for outcome in services.deploy_file(path, message=message):
-            if outcome.problems:
-                failed = True
-                click.echo(f"✗ {outcome.file}: not deployed, {len(outcome.problems)} problem(s)", err=True)
-                for problem in outcome.problems:
-                    click.echo(f"    {problem}", err=True)
-            elif outcome.created:
-                click.echo(f"✓ {outcome.file}: {outcome.key} version {outcome.version} deployed")
-            else:
-                click.echo(f"= {outcome.file}: {outcome.key} unchanged (version {outcome.version})")
+    for outcome in outcomes:
+        for warning in outcome.warnings:
+            click.echo(f"! {outcome.file}: {warning}", err=True)
+        if outcome.problems:
+            failed = True
+            click.echo(f"✗ {outcome.file}: not deployed, {len(outcome.problems)} problem(s)", err=True)
+            for problem in outcome.problems:
+                click.echo(f"    {problem}", err=True)
+        elif outcome.created:
+            click.echo(f"✓ {outcome.file}: {outcome.key} version {outcome.version} deployed")
+        else:
+            click.echo(f"= {outcome.file}: {outcome.key} unchanged (version {outcome.version})")
     if failed:
         sys.exit(1)
 

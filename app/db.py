@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.attributes import set_committed_value
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -43,6 +44,12 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def set_committed(obj, **values) -> None:
+    """Show what a Core UPDATE just wrote on an already-loaded object, without marking it dirty."""
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
 
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")

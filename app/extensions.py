@@ -12,4 +12,10 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-api = Api()
+class WuyiApi(Api):
+    """flask-smorest documents its default error responses with this schema: our error shape."""
+
+    from app.api.schemas import ErrorSchema as ERROR_SCHEMA  # noqa: N811
+
+
+api = WuyiApi()

@@ -5,3 +5,5 @@ from app.cases.models import Case  # noqa: F401
 from app.deadlines.models import TimerJob  # noqa: F401
 from app.processes.models import ProcessDefinition, ProcessInstance  # noqa: F401
 from app.tasks.models import HumanTask, HumanTaskCandidate  # noqa: F401
+from app.calendar.models import HolidayOverride  # noqa: F401
+from app.notifications.models import EmailMessage, Notification  # noqa: F401

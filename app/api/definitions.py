@@ -14,11 +14,10 @@ blp = Blueprint("api_definitions", __name__, description="流程定义 Process d
 @blp.response(200, ProcessDefinitionSchema(many=True))
 def list_definitions():
     """Deployed processes, latest version of each, newest first."""
-    user = require_user()
-    rows = services.list_latest_definitions()
-    for row in rows:
-        row.can_start = services.can_start(user, services.get_bundle(row.id))
-    return rows
+    return [{"id": row.id, "key": row.key, "name": row.name, "version": row.version,
+             "deployed_at": row.deployed_at, "source_file": row.source_file,
+             "start_form": row.meta.get("start_form"), "can_start": can_start}
+            for row, can_start in services.list_definitions_for(require_user())]
 
 
 @blp.post("/<string:key>/start")

@@ -1,5 +1,5 @@
 """marshmallow schemas of the JSON API, both ways."""
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 
 class StrictSchema(Schema):
@@ -26,11 +26,8 @@ class ProcessDefinitionSchema(StrictSchema):
     version = fields.Integer()
     deployed_at = fields.DateTime()
     source_file = fields.String()
-    start_form = fields.Method("get_start_form")
+    start_form = fields.String(allow_none=True)
     can_start = fields.Boolean()
-
-    def get_start_form(self, obj):
-        return obj.meta.get("start_form")
 
 
 class DataSchema(StrictSchema):
@@ -147,11 +144,32 @@ class StartResultSchema(StrictSchema):
     tasks = fields.List(fields.Nested(TaskSchema))
 
 
+class CorrelationSchema(StrictSchema):
+    instance_id = fields.Integer(validate=validate.Range(min=1))
+    case_number = fields.String(validate=validate.Length(min=1, max=40))
+
+    @validates_schema
+    def one_key(self, data, **kwargs):
+        if not data:
+            raise ValidationError("需要 instance_id 或 case_number", field_name="correlation")
+
+
 class MessageSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    correlation = fields.Dict(required=True)
+    correlation = fields.Nested(CorrelationSchema, required=True)
     payload = fields.Raw(load_default=None)
 
 
+class ErrorBodySchema(StrictSchema):
+    code = fields.String(metadata={"description": "machine-readable, e.g. validation_failed, conflict"})
+    message = fields.String(metadata={"description": "for people, in Chinese"})
+    field_messages = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), data_key="fields",
+                                 metadata={"description": "field path -> messages (422)"})
+    element_id = fields.String(metadata={"description": "BPMN element of a script error (500)"})
+    line = fields.Integer(metadata={"description": "line in the script of a script error (500)"})
+
+
 class ErrorSchema(StrictSchema):
-    error = fields.Dict()
+    """Every error answer: {"error": {"code", "message", "fields"?}}."""
+
+    error = fields.Nested(ErrorBodySchema)

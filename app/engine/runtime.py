@@ -197,9 +197,11 @@ def _take(process: ParsedProcess, instance_key: int | None, rev: int | None, sta
 
 def remember(instance_key: int, rev: int, result: StepResult) -> None:
     """Keep the workflow of a committed action for the next action on the same rev."""
-    workflow = result._workflow
-    if workflow is None or result.status != "running":
-        return
+    if result._workflow is not None and result.status == "running":
+        _keep(instance_key, rev, result._workflow)
+
+
+def _keep(instance_key: int, rev: int, workflow) -> None:
     with _live_lock:
         _live[(instance_key, rev)] = workflow
         while len(_live) > _LIVE_MAX:
@@ -314,8 +316,10 @@ def _run_engine(workflow, fn):
 
 
 def check_data_keys(data: dict) -> list[str]:
-    """Paths of keys the engine cannot store: `typename` at any depth, private names at the top."""
-    bad = [k for k in data if isinstance(k, str) and k.startswith("_")]
+    """Paths of keys the engine cannot store: `typename` at any depth; at the top, private names and
+    the names of the helpers scripts call (a variable `now` would hide now())."""
+    reserved = set(_script_engine.environment.globals)
+    bad = [k for k in data if isinstance(k, str) and (k.startswith("_") or k in reserved)]
 
     def walk(value, path):
         if isinstance(value, dict):
@@ -367,8 +371,7 @@ def fire_timers(process: ParsedProcess, instance_key: int, rev: int, state,
     workflow = _take(process, instance_key, rev, state)
     due_now = [(task, definition, due) for task, definition, due in _scan(workflow)[1] if due <= now]
     if not due_now:
-        with _live_lock:   # untouched: keep it for the next action
-            _live[(instance_key, rev)] = workflow
+        _keep(instance_key, rev, workflow)   # untouched: keep it for the next action
         return None
     before = _snapshot(workflow)
     real_now = datetime.now(timezone.utc)
@@ -439,5 +442,4 @@ def read(process: ParsedProcess, instance_key: int, rev: int, state) -> dict:
                 "completed_steps": _completed_steps(workflow)}
     finally:
         if not workflow.is_completed():
-            with _live_lock:
-                _live[(instance_key, rev)] = workflow
+            _keep(instance_key, rev, workflow)

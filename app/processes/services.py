@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -15,14 +16,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app import engine
 from app.audit.models import AuditAction, AuditEvent
-from app.auth.models import User
+from app.calendar import SHANGHAI
+from app.auth.models import Group, User
 from app.auth.services import lane_group_names
 from app.cases.models import Case, CaseStatus
-from app.db import utcnow
+from app.db import set_committed, utcnow
 from app.deadlines.models import JobKind, JobStatus, TimerJob
 from app.errors import Conflict, Forbidden, FormInvalid, NotFound, ProcessDefinitionError
 from app.extensions import db
@@ -31,7 +32,7 @@ from app.taskforms.loader import FormFileError, read_form_file
 from app.taskforms.validation import FormValidator, check_schema
 from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
 
-SHANGHAI = timezone(timedelta(hours=8))
+log = logging.getLogger(__name__)
 FORM_PROPERTY = "formJsonSchemaFilename"
 UI_PROPERTY = "formUiSchemaFilename"
 
@@ -90,6 +91,7 @@ class DeployOutcome:
     version: int | None = None
     created: bool = False
     problems: list[engine.Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _form_problems(process: engine.ParsedProcess, forms_dir: str, filename: str) -> tuple[dict, list]:
@@ -117,11 +119,13 @@ def _form_problems(process: engine.ParsedProcess, forms_dir: str, filename: str)
     return forms, problems
 
 
-def _content_hash(content: bytes, dmn: dict[str, str], forms: dict) -> str:
+def _content_hash(content: bytes, dmn: dict[str, str], forms: dict, meta: dict) -> str:
+    """What makes a version: the file, its DMN and forms, and the groups its lanes resolved to
+    (so deploying again after creating a lane's group makes a version that offers tasks to it)."""
     digest = hashlib.sha256(content)
     for name in sorted(dmn):
         digest.update(name.encode() + b"\0" + dmn[name].encode())
-    digest.update(json.dumps(forms, sort_keys=True, ensure_ascii=False).encode())
+    digest.update(json.dumps([forms, meta], sort_keys=True, ensure_ascii=False).encode())
     return digest.hexdigest()
 
 
@@ -165,6 +169,11 @@ def _prepare(path: Path, forms_dir: str) -> _Prepared:
     except OSError as exc:
         return _Prepared(problems=[engine.Problem(f"无法读取文件：{exc.strerror}", path.name)])
     dmn_files = {p.name: p.read_bytes() for p in sorted(path.parent.glob("*.dmn"))}
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = content[:exc.start].count(b"\n") + 1
+        return _Prepared(problems=[engine.Problem("文件不是 UTF-8 编码（请以 UTF-8 保存）", path.name, line)])
     processes, problems = engine.check_bpmn(path.name, content, dmn_files)
     prepared = _Prepared(content, dmn_files, problems=list(problems))
     for process in processes:
@@ -177,6 +186,14 @@ def _prepare(path: Path, forms_dir: str) -> _Prepared:
 def validate_file(path: str | Path, forms_dir: str | None = None) -> list[engine.Problem]:
     """Every problem of one BPMN file (XML, structure, scripts, forms), deploying nothing."""
     return _prepare(Path(path), forms_dir or current_app.config["FORMS_DIR"]).problems
+
+
+def _unmatched_groups(meta: dict) -> list[str]:
+    """Tasks offered to a group that does not exist (yet): nobody would see them."""
+    wanted = {g: bpmn_id for bpmn_id, t in meta["tasks"].items() for g in t["candidate_groups"]}
+    known = set(db.session.execute(sa.select(Group.name).where(Group.name.in_(list(wanted)))).scalars())
+    return [f"任务 {bpmn_id} 的候选组“{g}”不存在：请先创建该用户组（标题与泳道名称一致），再重新部署"
+            for g, bpmn_id in sorted(wanted.items()) if g not in known]
 
 
 def deploy_file(path: str | Path, *, actor: User | None = None, message: str | None = None,
@@ -193,37 +210,42 @@ def deploy_file(path: str | Path, *, actor: User | None = None, message: str | N
     outcomes = []
     for process, forms in prepared.processes:
         dmn = {name: dmn_files[name].decode("utf-8") for name in sorted(process.referenced_dmn)}
-        digest = _content_hash(content, dmn, forms)
+        meta = _task_meta(process)
+        digest = _content_hash(content, dmn, forms, meta)
+        warnings = _unmatched_groups(meta)
         latest = db.session.execute(
             sa.select(ProcessDefinition).where(ProcessDefinition.key == process.key)
             .order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
         if latest is not None and latest.content_hash == digest:
-            outcomes.append(DeployOutcome(path.name, process.key, latest.version, created=False))
+            outcomes.append(DeployOutcome(path.name, process.key, latest.version, created=False,
+                                          warnings=warnings))
             continue
         row = ProcessDefinition(
             key=process.key, version=(latest.version + 1) if latest else 1, name=process.name,
             content_hash=digest, source_file=path.name, bpmn_xml=content.decode("utf-8"),
-            dmn_xml=dmn, forms=forms, meta=_task_meta(process), message=message,
+            dmn_xml=dmn, forms=forms, meta=meta, message=message,
             deployed_by_id=actor.id if actor else None)
         db.session.add(row)
         db.session.flush()
         db.session.add(AuditEvent(actor_id=row.deployed_by_id, action=AuditAction.DEPLOY, label=process.name,
                                   bpmn_id=process.key, data={"version": row.version, "file": path.name}))
-        outcomes.append(DeployOutcome(path.name, process.key, row.version, created=True))
+        outcomes.append(DeployOutcome(path.name, process.key, row.version, created=True, warnings=warnings))
     db.session.commit()
     return outcomes
 
 
-def deploy_folder(folder: str | Path | None = None, *, actor: User | None = None) -> list[DeployOutcome]:
+def deploy_folder(folder: str | Path | None = None, *, actor: User | None = None,
+                  message: str | None = None) -> list[DeployOutcome]:
     """Deploy every *.bpmn of the folder, each file on its own: a broken file does not stop the others."""
     folder = Path(folder or current_app.config["BPMN_DIR"])
     outcomes = []
     for path in sorted(folder.glob("*.bpmn")):
         try:
-            outcomes.extend(deploy_file(path, actor=actor))
-        except Exception:
+            outcomes.extend(deploy_file(path, actor=actor, message=message))
+        except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the others
             db.session.rollback()
-            raise
+            log.exception("deploying %s failed", path)
+            outcomes.append(DeployOutcome(path.name, problems=[engine.Problem(f"部署失败：{exc}", path.name)]))
     return outcomes
 
 
@@ -235,6 +257,11 @@ def list_latest_definitions() -> list[ProcessDefinition]:
         sa.select(ProcessDefinition).join(latest, sa.and_(ProcessDefinition.key == latest.c.key,
                                                           ProcessDefinition.version == latest.c.v))
         .order_by(ProcessDefinition.deployed_at.desc(), ProcessDefinition.id.desc())).scalars())
+
+
+def list_definitions_for(user: User) -> list[tuple[ProcessDefinition, bool]]:
+    """The latest version of every process, each with whether this user may start it."""
+    return [(row, can_start(user, get_bundle(row.id))) for row in list_latest_definitions()]
 
 
 def get_latest_definition(key: str) -> ProcessDefinition:
@@ -261,7 +288,10 @@ def validate_form(bundle: Bundle, form_path: str | None, data: dict) -> None:
     for key in engine.check_data_keys(data):
         fields[key] = ["字段名不可用（保留名或以下划线开头）"]
     schema = bundle.forms.get(form_path) if form_path else None
-    if schema and isinstance(schema.get("properties"), dict) and schema.get("additionalProperties") is not True:
+    if schema is None:
+        for key in data:
+            fields.setdefault(key, []).append("此步骤没有表单，不接受数据")
+    elif isinstance(schema.get("properties"), dict) and schema.get("additionalProperties") is not True:
         for key in data:
             if key not in schema["properties"]:
                 fields.setdefault(key, []).append("此表单没有该字段")
@@ -308,7 +338,9 @@ class ActionContext:
 _pi, _ht, _htc, _case, _audit = (ProcessInstance.__table__, HumanTask.__table__, HumanTaskCandidate.__table__,
                                  Case.__table__, AuditEvent.__table__)
 _UPDATE_INSTANCE = sa.update(_pi).where(_pi.c.id == sa.bindparam("b_id"), _pi.c.rev == sa.bindparam("b_rev"))
-_COMPLETE_TASK = sa.update(_ht).where(_ht.c.id == sa.bindparam("b_id"))
+_COMPLETE_TASK = sa.update(_ht).where(
+    _ht.c.id == sa.bindparam("b_id"), _ht.c.status == sa.bindparam("b_ready"),
+    sa.or_(_ht.c.assignee_id.is_(None), _ht.c.assignee_id == sa.bindparam("b_actor")))
 _INSERT_TASKS = sa.insert(_ht).returning(_ht.c.id, sort_by_parameter_order=True)
 _INSERT_CANDIDATES = sa.insert(_htc)
 _CLOSE_CASE = sa.update(_case).where(_case.c.id == sa.bindparam("b_id"))
@@ -337,15 +369,19 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
         if conn.execute(_UPDATE_INSTANCE, {"b_id": instance.id, "b_rev": instance.rev, **values}).rowcount != 1:
             db.session.rollback()
             raise Conflict("该流程实例刚被他人处理过，请刷新后重试")
-        _mirror(instance, **values)
+        set_committed(instance, **values)
 
     gone = result.ready_before - {r.spiff_task_id for r in result.ready}
     if completed is not None:
         gone.discard(completed.spiff_task_id)
         done = {"status": TaskStatus.COMPLETED, "completed_at": now, "completed_by_id": ctx.actor_id,
-                "draft": None, "assignee_id": completed.assignee_id or ctx.actor_id}
-        conn.execute(_COMPLETE_TASK, {"b_id": completed.id, **done})
-        _mirror(completed, **done)
+                "draft": None, "assignee_id": ctx.actor_id}
+        # only if still READY and not claimed by someone else meanwhile (claims do not lock the instance)
+        if conn.execute(_COMPLETE_TASK, {"b_id": completed.id, "b_ready": TaskStatus.READY,
+                                         "b_actor": ctx.actor_id, **done}).rowcount != 1:
+            db.session.rollback()
+            raise Conflict("任务刚被他人认领或已办理，请刷新后重试", code="claimed_by_other")
+        set_committed(completed, **done)
     if gone:
         conn.execute(sa.update(_ht).where(_ht.c.instance_id == instance.id, _ht.c.spiff_task_id.in_(gone),
                                           _ht.c.status == TaskStatus.READY)
@@ -390,12 +426,6 @@ def _insert_tasks(conn, instance: ProcessInstance, bundle: Bundle, ready: list, 
         conn.execute(_INSERT_CANDIDATES, candidates)
 
 
-def _mirror(obj, **values) -> None:
-    """Show a Core UPDATE on the loaded object without marking it dirty."""
-    for key, value in values.items():
-        set_committed_value(obj, key, value)
-
-
 def _assignee_id(assignee: str | None, instance: ProcessInstance) -> int | None:
     """A task's assignee property: a username, or initiator / ${initiator} for whoever started it."""
     if not assignee:
@@ -425,23 +455,28 @@ def _sync_timers(instance: ProcessInstance, result: engine.StepResult, now: date
 
 def record_script_error(instance_id: int, error: engine.ScriptError, actor_id: int | None,
                         task: HumanTask | None = None, draft: dict | None = None) -> None:
-    """After a rolled-back action: mark the instance `error`, keep the user's input as a draft. Commits."""
+    """After a rolled-back action: mark the instance `error`, keep the user's input as a draft. Commits.
+
+    Touches only the status/error columns and the draft, never the state: no rev check is needed,
+    and a concurrent action cannot make this fail.
+    """
     db.session.rollback()
     engine.forget(instance_id)
-    instance = db.session.get(ProcessInstance, instance_id, populate_existing=True)
     now = utcnow()
-    instance.status = InstanceStatus.ERROR
-    instance.error_message = error.message[:2000]
-    instance.error_element = error.element_id
-    instance.error_line = error.line
-    instance.error_at = now
+    conn = db.session.connection()
+    conn.execute(sa.update(_pi).where(_pi.c.id == instance_id).values(
+        status=InstanceStatus.ERROR, error_message=error.message[:2000], error_element=error.element_id,
+        error_line=error.line, error_at=now))
     if task is not None and draft is not None:
-        db.session.get(HumanTask, task.id).draft = draft
-    db.session.add(AuditEvent(at=now, actor_id=actor_id, action=AuditAction.ERROR, case_id=instance.case_id,
-                              instance_id=instance.id, human_task_id=task.id if task else None,
-                              bpmn_id=error.element_id, label=error.element_name,
-                              data={"message": error.message[:2000], "line": error.line}))
+        conn.execute(sa.update(_ht).where(_ht.c.id == task.id, _ht.c.status == TaskStatus.READY)
+                     .values(draft=draft))
+    case_id = conn.execute(sa.select(_pi.c.case_id).where(_pi.c.id == instance_id)).scalar_one_or_none()
+    conn.execute(_INSERT_AUDIT, {
+        "at": now, "actor_id": actor_id, "action": AuditAction.ERROR, "case_id": case_id,
+        "instance_id": instance_id, "human_task_id": task.id if task else None, "bpmn_id": error.element_id,
+        "label": error.element_name, "data": {"message": error.message[:2000], "line": error.line}})
     db.session.commit()
+    db.session.expire_all()
 
 
 def script_error_response(error: engine.ScriptError) -> ProcessDefinitionError:
@@ -454,7 +489,7 @@ def script_error_response(error: engine.ScriptError) -> ProcessDefinitionError:
 
 
 def _case_number(case_id: int, now: datetime) -> str:
-    local = now.astimezone(SHANGHAI)
+    local = now.astimezone(SHANGHAI)  # the case number carries the local (Asia/Shanghai) date
     return f"JM-{local:%Y}-{local:%m%d}-{case_id:06d}"
 
 
@@ -524,10 +559,11 @@ def fire_instance_timers(instance_id: int, now: datetime | None = None) -> list[
     return result.fired
 
 
-def deliver_message(name: str, correlation: dict, payload, actor: User | None) -> ProcessInstance:
+def deliver_message(name: str, correlation: dict, payload, actor: User) -> ProcessInstance:
     """Deliver a message to the instance named by correlation {instance_id | case_number}. Commits.
 
-    Raises NotFound (no such instance), Conflict (it does not wait for this message).
+    Raises NotFound (no such instance), Forbidden (the actor may not see it), Conflict (it does not
+    wait for this message).
     """
     instance_id = correlation.get("instance_id")
     if instance_id is None and correlation.get("case_number"):
@@ -538,6 +574,9 @@ def deliver_message(name: str, correlation: dict, payload, actor: User | None) -
     if instance_id is None:
         raise NotFound("找不到与关联键匹配的流程实例")
     instance = lock_instance(int(instance_id))
+    if not can_view_instance(actor, instance):
+        db.session.rollback()
+        raise Forbidden("您无权向该流程实例发送消息")
     bundle = get_bundle(instance.definition_id)
     try:
         result = engine.deliver_message(bundle.process, instance.id, instance.rev, state_loader(instance),
@@ -546,9 +585,9 @@ def deliver_message(name: str, correlation: dict, payload, actor: User | None) -
         db.session.rollback()
         raise Conflict(f"该流程实例当前不在等待消息“{name}”", code="not_waiting") from None
     except engine.ScriptError as exc:
-        record_script_error(instance.id, exc, actor.id if actor else None)
+        record_script_error(instance.id, exc, actor.id)
         raise script_error_response(exc) from None
-    ctx = ActionContext(instance, bundle, actor.id if actor else None, utcnow())
+    ctx = ActionContext(instance, bundle, actor.id, utcnow())
     apply_result(ctx, result, audit=[AuditEvent(action=AuditAction.MESSAGE, label=name,
                                                 data={"payload": payload})])
     db.session.commit()

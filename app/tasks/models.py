@@ -30,6 +30,7 @@ class HumanTaskCandidate(db.Model):
 class HumanTask(db.Model):
     __tablename__ = "human_task"
     __table_args__ = (
+        sa.UniqueConstraint("instance_id", "spiff_task_id"),   # a task is projected once
         sa.Index("ix_human_task_status_due_at", "status", "due_at"),
         sa.Index("ix_human_task_assignee_id_status", "assignee_id", "status"),
     )

@@ -5,14 +5,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from jinja2 import ChainableUndefined
-from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy.orm.attributes import set_committed_value
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from app import engine
 from app.audit.models import AuditAction, AuditEvent
 from app.auth.models import User
 from app.auth.services import get_user_by_username
-from app.db import utcnow
+from app.db import set_committed, utcnow
 from app.errors import AppError, Conflict, Forbidden, FormInvalid, NotFound
 from app.extensions import db
 from app.processes import services as processes
@@ -115,7 +114,7 @@ def task_details(task: HumanTask) -> dict:
     }
 
 
-_jinja = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+_jinja = ImmutableSandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)  # cannot mutate data
 
 
 def render_instructions(template: str | None, data: dict) -> str | None:
@@ -145,7 +144,7 @@ def claim_task(task_id: int, user: User) -> HumanTask:
         raise Conflict("任务刚被他人认领或已办理", code="claimed_by_other")
     db.session.add(_audit(task, AuditAction.CLAIM, user.id, now))
     db.session.commit()
-    _written(task, assignee_id=user.id, claimed_at=now)
+    set_committed(task, assignee_id=user.id, claimed_at=now)
     return task
 
 
@@ -170,7 +169,7 @@ def unclaim_task(task_id: int, user: User) -> HumanTask:
         raise Conflict("任务状态已变化，请刷新")
     db.session.add(_audit(task, AuditAction.UNCLAIM, user.id, now))
     db.session.commit()
-    _written(task, assignee_id=None, claimed_at=None)
+    set_committed(task, assignee_id=None, claimed_at=None)
     return task
 
 
@@ -196,7 +195,7 @@ def delegate_task(task_id: int, user: User, username: str) -> HumanTask:
     event.data = {"to": target.username}
     db.session.add(event)
     db.session.commit()
-    _written(task, assignee_id=target.id, claimed_at=now)
+    set_committed(task, assignee_id=target.id, claimed_at=now)
     return task
 
 
@@ -233,12 +232,6 @@ def complete_task(task_id: int, data: dict, user: User) -> HumanTask:
     db.session.commit()
     engine.remember(instance_id, new_rev, result)
     return task
-
-
-def _written(task: HumanTask, **values) -> None:
-    """Mirror a committed UPDATE onto the loaded object without marking it dirty."""
-    for key, value in values.items():
-        set_committed_value(task, key, value)
 
 
 def _audit(task: HumanTask, action: str, actor_id: int | None, now, data=None) -> AuditEvent:

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: a67c70ef47da
+Revision ID: 628d7a3d284c
 Revises: 
-Create Date: 2026-11-21 20:16:13.743554
+Create Date: 2026-11-21 20:56:12.958816
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = 'a67c70ef47da'
+revision = '628d7a3d284c'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -19,6 +19,24 @@ depends_on = None
 
 def upgrade():
     # reviewed by hand: every UTC column is DateTime(timezone=True); JSON is JSONB on PostgreSQL
+    op.create_table('email_outbox',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('to_addr', sa.String(length=255), nullable=False),
+    sa.Column('subject', sa.String(length=255), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('claim_token', sa.String(length=32), nullable=True),
+    sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_email_outbox'))
+    )
+    with op.batch_alter_table('email_outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_email_outbox_status_created_at', ['status', 'created_at'], unique=False)
+
     op.create_table('group',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
@@ -30,6 +48,15 @@ def upgrade():
     with op.batch_alter_table('group', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_group_title'), ['title'], unique=False)
 
+    op.create_table('holiday_override',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('is_working', sa.Boolean(), nullable=False),
+    sa.Column('notice', sa.String(length=255), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_holiday_override')),
+    sa.UniqueConstraint('day', name=op.f('uq_holiday_override_day'))
+    )
     op.create_table('user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=80), nullable=False),
@@ -162,7 +189,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_human_task_case_id_case')),
     sa.ForeignKeyConstraint(['completed_by_id'], ['user.id'], name=op.f('fk_human_task_completed_by_id_user')),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_human_task_instance_id_process_instance')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_human_task'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_human_task')),
+    sa.UniqueConstraint('instance_id', 'spiff_task_id', name=op.f('uq_human_task_instance_id'))
     )
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.create_index('ix_human_task_assignee_id_status', ['assignee_id', 'status'], unique=False)
@@ -200,6 +228,24 @@ def upgrade():
     with op.batch_alter_table('human_task_candidate', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_human_task_candidate_task_id'), ['task_id'], unique=False)
 
+    op.create_table('notification',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('human_task_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_notification_case_id_case')),
+    sa.ForeignKeyConstraint(['human_task_id'], ['human_task.id'], name=op.f('fk_notification_human_task_id_human_task')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_notification_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification'))
+    )
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.create_index('ix_notification_user_id_read_at', ['user_id', 'read_at'], unique=False)
+
     op.create_table('timer_job',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=30), nullable=False),
@@ -233,6 +279,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_timer_job_instance_id'))
 
     op.drop_table('timer_job')
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.drop_index('ix_notification_user_id_read_at')
+
+    op.drop_table('notification')
     with op.batch_alter_table('human_task_candidate', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_human_task_candidate_task_id'))
 
@@ -276,8 +326,13 @@ def downgrade():
 
     op.drop_table('api_token')
     op.drop_table('user')
+    op.drop_table('holiday_override')
     with op.batch_alter_table('group', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_group_title'))
 
     op.drop_table('group')
+    with op.batch_alter_table('email_outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_email_outbox_status_created_at')
+
+    op.drop_table('email_outbox')
     # ### end Alembic commands ###
