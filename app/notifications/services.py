@@ -310,10 +310,11 @@ def _claim(token: str, now: datetime, limit: int) -> list[EmailMessage]:
                   sa.or_(candidate.next_attempt_at.is_(None), candidate.next_attempt_at <= now))
            .order_by(candidate.created_at, candidate.id)
            .limit(limit)
-           .with_for_update(skip_locked=True))
+           .with_for_update(skip_locked=True)
+           .cte("due"))   # a CTE runs once; `IN (subquery LIMIT n)` may be re-run per row on PostgreSQL
     db.session.execute(
         sa.update(EmailMessage)
-        .where(EmailMessage.id.in_(due), EmailMessage.status == EmailStatus.PENDING)
+        .where(EmailMessage.id == due.c.id, EmailMessage.status == EmailStatus.PENDING)
         .values(status=EmailStatus.SENDING, claim_token=token, claimed_at=now)
         .execution_options(synchronize_session=False))
     db.session.commit()
