@@ -108,11 +108,83 @@ def validate(paths):
 @click.command("serve")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
-def serve(host, port):
-    """Serve the application (threaded, no reloader) on http://HOST:PORT."""
+@click.option("--scheduler/--no-scheduler", default=True, help="在本进程运行截止时间调度器 Run the dispatcher here.")
+def serve(host, port, scheduler):
+    """Serve the application (threaded, no reloader) on http://HOST:PORT, with the dispatcher."""
     from werkzeug.serving import run_simple
+
+    from app.deadlines.scheduler import start_scheduler, stop_scheduler
+    app = current_app._get_current_object()
+    if scheduler:
+        start_scheduler(app)   # after downtime, everything overdue fires on this first run
     click.echo(f"Wuyi BPM serving on http://{host}:{port}")
-    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        stop_scheduler(app)
+
+
+scheduler_cli = AppGroup("scheduler", help="截止时间调度器 The deadline dispatcher.")
+
+
+@scheduler_cli.command("run")
+def scheduler_run():
+    """Run only the dispatcher (beside gunicorn in production); stops on SIGTERM/SIGINT."""
+    import signal
+    import threading
+
+    from app.deadlines.scheduler import start_scheduler, stop_scheduler
+    app = current_app._get_current_object()
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    start_scheduler(app)
+    click.echo("dispatcher running; Ctrl+C to stop")
+    stopping.wait()
+    stop_scheduler(app)
+
+
+@scheduler_cli.command("tick")
+def scheduler_tick():
+    """Run every due job once, now, and exit (cron-style)."""
+    from app.deadlines.dispatcher import dispatch_due_jobs
+    report = dispatch_due_jobs()
+    click.echo(f"claimed {report.claimed}, done {report.done}, retried {report.retried}, failed {report.failed}")
+
+
+calendar_cli = AppGroup("calendar", help="工作日历 Business calendar.")
+
+
+@calendar_cli.command("add")
+@click.argument("start")
+@click.argument("duration")
+@click.option("--json", "as_json", is_flag=True, help="{\"due\": ..., \"provisional\": ...}")
+def calendar_add(start, duration, as_json):
+    """Print START + DURATION (15WD, 7CD, 24H, 2WH, 60MIN) as ISO 8601 in +08:00."""
+    import json
+
+    from app.calendar import CalendarInputError, DurationError, parse_instant
+    from app.deadlines.due import get_calendar
+    try:
+        due = get_calendar().add(parse_instant(start), duration)
+    except (DurationError, CalendarInputError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(due.as_dict(), ensure_ascii=False) if as_json else due.isoformat())
+
+
+@calendar_cli.command("load-year")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def calendar_load_year(file):
+    """Load a year's official schedule (see app/calendar/examples/README.md) and recompute the
+    provisional due dates of open tasks."""
+    from app.calendar import ScheduleError, load_schedule_file
+    from app.deadlines.services import load_year
+    try:
+        schedule = load_schedule_file(file)
+    except ScheduleError as exc:
+        raise click.ClickException(str(exc)) from None
+    days, recomputed = load_year(schedule)
+    click.echo(f"loaded {schedule.year}: {days} days; recomputed {recomputed} provisional due date(s)")
 
 
 def register_cli(app: Flask) -> None:
@@ -120,3 +192,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(bpmn_cli)
     app.cli.add_command(serve)
+    app.cli.add_command(scheduler_cli)
+    app.cli.add_command(calendar_cli)

@@ -2,6 +2,11 @@
 import os
 
 
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
 class Config:
     """Defaults for development: SQLite in the instance folder, a dev secret."""
 
@@ -18,6 +23,24 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"
     SQLITE_BUSY_TIMEOUT = float(os.environ.get("SQLITE_BUSY_TIMEOUT", "15"))
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # deadlines (DESIGN §5)
+    CALENDAR_OFFICE_HOURS = os.environ.get("CALENDAR_OFFICE_HOURS", "09:00-12:00,13:00-17:00")
+    DISPATCH_INTERVAL_SECONDS = float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "2"))
+    JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "5"))
+    JOB_LOCK_SECONDS = int(os.environ.get("JOB_LOCK_SECONDS", "120"))
+    JOB_BATCH_SIZE = int(os.environ.get("JOB_BATCH_SIZE", "50"))
+    # e-mail outbox (sent after commit by the scheduler)
+    MAIL_ENABLED = _flag("MAIL_ENABLED")
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = os.environ.get("MAIL_PORT")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_USE_TLS = _flag("MAIL_USE_TLS")
+    MAIL_USE_SSL = _flag("MAIL_USE_SSL")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "五邑流程 <noreply@localhost>")
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "10"))
+    MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "5"))
+    MAIL_SEND_INTERVAL_SECONDS = float(os.environ.get("MAIL_SEND_INTERVAL_SECONDS", "10"))
     # flask-smorest / OpenAPI
     API_TITLE = "Wuyi BPM 五邑流程 API"
     API_VERSION = "v1"

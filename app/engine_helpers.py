@@ -17,5 +17,18 @@ def today_iso() -> str:
     return utcnow().astimezone(SHANGHAI).date().isoformat()
 
 
+def due_in(duration: str) -> str:
+    """now + a business duration (15WD, 7CD, 24H, 2WH, 60MIN) as an aware ISO string, for timeDate."""
+    from app.deadlines.due import get_calendar
+    return get_calendar().add(utcnow(), duration).isoformat()
+
+
+def add_duration(start: str, duration: str) -> str:
+    """An ISO time (or date) + a business duration, as an aware ISO string."""
+    from app.calendar import parse_instant
+    from app.deadlines.due import get_calendar
+    return get_calendar().add(parse_instant(start) if isinstance(start, str) else start, duration).isoformat()
+
+
 def script_helpers() -> dict:
-    return {"now": now_iso, "today": today_iso}
+    return {"now": now_iso, "today": today_iso, "due_in": due_in, "add_duration": add_duration}

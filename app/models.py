@@ -2,7 +2,7 @@
 from app.audit.models import AuditEvent  # noqa: F401
 from app.auth.models import ApiToken, Group, User, user_group  # noqa: F401
 from app.cases.models import Case  # noqa: F401
-from app.deadlines.models import TimerJob  # noqa: F401
+from app.deadlines.models import Incident, TimerJob  # noqa: F401
 from app.processes.models import ProcessDefinition, ProcessInstance  # noqa: F401
 from app.tasks.models import HumanTask, HumanTaskCandidate  # noqa: F401
 from app.calendar.models import HolidayOverride  # noqa: F401

@@ -21,6 +21,11 @@ class AuditAction:
     ERROR = "error"
     END = "end"
     DEPLOY = "deploy"
+    ESCALATE = "escalate"   # a rung of the deadline ladder
+    PAUSE = "pause"
+    RESUME = "resume"
+    EXTEND = "extend"
+    RECALCULATE = "recalculate"   # due dates recomputed after a calendar change
 
 
 class AuditEvent(db.Model):

@@ -11,13 +11,18 @@ from app.extensions import db
 
 
 class JobKind:
-    BPMN_TIMER = "bpmn_timer"
+    BPMN_TIMER = "bpmn_timer"   # wake an instance whose BPMN timer is due
+    SLA_WARN = "sla_warn"       # yellow: 催办 the handler
+    OVERDUE = "overdue"         # red: tell the handler, schedule the ladder
+    NOTICE = "notice"           # 催办通知书, copied to the unit's deputy head
+    SUPERVISE = "supervise"     # 督办 to the supervisor
+    CRITICISE = "criticise"     # 通报 when still open 5 WD after the notice
 
 
 class JobStatus:
     PENDING = "pending"
     DONE = "done"
-    FAILED = "failed"
+    FAILED = "failed"       # out of attempts: an incident says why
     CANCELLED = "cancelled"
 
 
@@ -39,3 +44,20 @@ class TimerJob(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     payload: Mapped[dict | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Incident(db.Model):
+    """A job that failed its last attempt (or a script error): what supervisors must look at."""
+
+    __tablename__ = "incident"
+    __table_args__ = (sa.Index("ix_incident_resolved_at_created_at", "resolved_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("timer_job.id"))
+    instance_id: Mapped[int | None] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
+    human_task_id: Mapped[int | None] = mapped_column(sa.ForeignKey("human_task.id"))
+    message: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))

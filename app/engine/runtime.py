@@ -65,6 +65,7 @@ class ReadyTask:
     bpmn_id: str
     name: str
     lane: str | None
+    limit: str | None = None   # the case limit in its data (limit_value + limit_unit), e.g. "15WD"
 
 
 @dataclass
@@ -279,7 +280,7 @@ def _snapshot(workflow) -> tuple[set[str], set[str]]:
 def _result(workflow, before, fired=None) -> StepResult:
     ready_tasks, waiting = _scan(workflow)
     ready = [ReadyTask(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
-                       t.task_spec.lane) for t in ready_tasks]
+                       t.task_spec.lane, _limit_of(t.data)) for t in ready_tasks]
     timers = [WaitingTimer(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id, due)
               for t, _, due in waiting]
     events = [(e.event_definition.name, e.payload) for e in workflow.get_events()]
@@ -287,6 +288,13 @@ def _result(workflow, before, fired=None) -> StepResult:
         state=_dump(workflow), status=_status(workflow), ready=ready, timers=timers,
         ready_before=before[0], timers_before=before[1], fired=fired or [], events=events,
         data=_visible_data(workflow, ready_tasks), _workflow=workflow)
+
+
+def _limit_of(data: dict) -> str | None:
+    value, unit = data.get("limit_value"), data.get("limit_unit")
+    if value is None or not unit or isinstance(value, (dict, list)) or isinstance(unit, (dict, list)):
+        return None
+    return f"{value}{unit}"
 
 
 def _script_error(exc: Exception) -> ScriptError:

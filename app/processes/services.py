@@ -24,6 +24,7 @@ from app.auth.models import Group, User
 from app.auth.services import lane_group_names
 from app.cases.models import Case, CaseStatus
 from app.db import set_committed, utcnow
+from app.deadlines import due
 from app.deadlines.models import JobKind, JobStatus, TimerJob
 from app.errors import Conflict, Forbidden, FormInvalid, NotFound, ProcessDefinitionError
 from app.extensions import db
@@ -345,6 +346,10 @@ _INSERT_TASKS = sa.insert(_ht).returning(_ht.c.id, sort_by_parameter_order=True)
 _INSERT_CANDIDATES = sa.insert(_htc)
 _CLOSE_CASE = sa.update(_case).where(_case.c.id == sa.bindparam("b_id"))
 _INSERT_AUDIT = sa.insert(_audit)
+_INSERT_JOBS = sa.insert(TimerJob.__table__)
+_CANCEL_TASK_JOBS = sa.update(TimerJob.__table__).where(
+    TimerJob.__table__.c.human_task_id.in_(sa.bindparam("b_tasks", expanding=True)),
+    TimerJob.__table__.c.status == JobStatus.PENDING).values(status=JobStatus.CANCELLED)
 
 
 def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: HumanTask | None = None,
@@ -383,9 +388,14 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
             raise Conflict("任务刚被他人认领或已办理，请刷新后重试", code="claimed_by_other")
         set_committed(completed, **done)
     if gone:
-        conn.execute(sa.update(_ht).where(_ht.c.instance_id == instance.id, _ht.c.spiff_task_id.in_(gone),
-                                          _ht.c.status == TaskStatus.READY)
-                     .values(status=TaskStatus.CANCELLED, completed_at=now))
+        gone_ids = conn.execute(
+            sa.update(_ht).where(_ht.c.instance_id == instance.id, _ht.c.spiff_task_id.in_(gone),
+                                 _ht.c.status == TaskStatus.READY)
+            .values(status=TaskStatus.CANCELLED, completed_at=now).returning(_ht.c.id)).scalars().all()
+        if gone_ids:
+            conn.execute(_CANCEL_TASK_JOBS, {"b_tasks": list(gone_ids)})
+    if completed is not None and completed.due_at is not None:
+        conn.execute(_CANCEL_TASK_JOBS, {"b_tasks": [completed.id]})
     new_tasks = [r for r in result.ready if r.spiff_task_id not in result.ready_before]
     if new_tasks:
         _insert_tasks(conn, instance, bundle, new_tasks, now)
@@ -408,22 +418,45 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
 
 def _insert_tasks(conn, instance: ProcessInstance, bundle: Bundle, ready: list, now: datetime) -> None:
     rows = []
+    calendar = None
     for task in ready:
         meta = bundle.task_meta(task.bpmn_id)
         assignee_id = _assignee_id(meta.get("assignee"), instance)
+        recipe = due.deadline_for(meta, task.limit, now)
+        if recipe is not None:
+            calendar = calendar or due.get_calendar()
+            computed = due.compute(recipe, calendar)
+        else:
+            computed = due.Computed(None, None, False)
         rows.append({
             "instance_id": instance.id, "case_id": instance.case_id, "process_key": bundle.key,
             "spiff_task_id": task.spiff_task_id, "bpmn_id": task.bpmn_id, "name": task.name, "lane": task.lane,
             "candidate_groups": meta.get("candidate_groups", []), "form": meta.get("form"),
             "priority": meta.get("priority", 50), "status": TaskStatus.READY, "created_at": now,
             "assignee_id": assignee_id, "claimed_at": now if assignee_id else None,
-            "completed_at": None, "completed_by_id": None, "due_at": None, "warn_at": None,
-            "sla_state": None, "draft": None})
+            "completed_at": None, "completed_by_id": None, "due_at": computed.due_at, "warn_at": computed.warn_at,
+            "sla_state": None, "draft": None, "deadline": recipe, "due_provisional": computed.provisional,
+            "paused_at": None, "escalation_step": None})
     ids = conn.execute(_INSERT_TASKS, rows).scalars().all()
     candidates = [{"task_id": task_id, "group_name": group}
                   for task_id, row in zip(ids, rows) for group in row["candidate_groups"]]
     if candidates:
         conn.execute(_INSERT_CANDIDATES, candidates)
+    jobs = [job for task_id, row in zip(ids, rows) if row["due_at"] is not None
+            for job in sla_jobs(task_id, instance.id, row["bpmn_id"], row["warn_at"], row["due_at"], now)]
+    if jobs:
+        conn.execute(_INSERT_JOBS, jobs)
+
+
+def sla_jobs(task_id: int, instance_id: int, bpmn_id: str, warn_at, due_at, now: datetime) -> list[dict]:
+    """The yellow (warn) and red (overdue) jobs of a task with a deadline."""
+    base = {"instance_id": instance_id, "human_task_id": task_id, "spiff_task_id": None, "bpmn_id": bpmn_id,
+            "status": JobStatus.PENDING, "attempts": 0, "last_error": None, "locked_by": None,
+            "locked_until": None, "payload": None, "created_at": now}
+    jobs = [{**base, "kind": JobKind.OVERDUE, "due_at": due_at}]
+    if warn_at is not None and warn_at < due_at:
+        jobs.append({**base, "kind": JobKind.SLA_WARN, "due_at": warn_at})
+    return jobs
 
 
 def _assignee_id(assignee: str | None, instance: ProcessInstance) -> int | None:

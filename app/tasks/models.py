@@ -54,5 +54,10 @@ class HumanTask(db.Model):
     completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sla_state: Mapped[str | None] = mapped_column(sa.String(10))
+    sla_state: Mapped[str | None] = mapped_column(sa.String(10))   # last state a deadline job set
+    # how due_at was computed, replayable when the calendar changes: {"start", "steps", "warn", "pauses"}
+    deadline: Mapped[dict | None] = mapped_column(JSONType)
+    due_provisional: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation_step: Mapped[str | None] = mapped_column(sa.String(20))   # remind/notice/supervise/criticise
     draft: Mapped[dict | None] = mapped_column(JSONType)  # unsaved form input, never lost

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 628d7a3d284c
+Revision ID: 820ac2d1abc9
 Revises: 
-Create Date: 2026-11-21 20:56:12.958816
+Create Date: 2026-11-21 20:58:54.768478
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '628d7a3d284c'
+revision = '820ac2d1abc9'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -184,6 +184,10 @@ def upgrade():
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('warn_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sla_state', sa.String(length=10), nullable=True),
+    sa.Column('deadline', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('due_provisional', sa.Boolean(), server_default=sa.false(), nullable=False),
+    sa.Column('paused_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('escalation_step', sa.String(length=20), nullable=True),
     sa.Column('draft', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['user.id'], name=op.f('fk_human_task_assignee_id_user')),
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_human_task_case_id_case')),
@@ -269,11 +273,36 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_timer_job_instance_id'), ['instance_id'], unique=False)
         batch_op.create_index('ix_timer_job_status_due_at', ['status', 'due_at'], unique=False)
 
+    op.create_table('incident',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('job_id', sa.Integer(), nullable=True),
+    sa.Column('instance_id', sa.Integer(), nullable=True),
+    sa.Column('human_task_id', sa.Integer(), nullable=True),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('resolved_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['human_task_id'], ['human_task.id'], name=op.f('fk_incident_human_task_id_human_task')),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_incident_instance_id_process_instance')),
+    sa.ForeignKeyConstraint(['job_id'], ['timer_job.id'], name=op.f('fk_incident_job_id_timer_job')),
+    sa.ForeignKeyConstraint(['resolved_by_id'], ['user.id'], name=op.f('fk_incident_resolved_by_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_incident'))
+    )
+    with op.batch_alter_table('incident', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_incident_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index('ix_incident_resolved_at_created_at', ['resolved_at', 'created_at'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # reviewed by hand: every UTC column is DateTime(timezone=True); JSON is JSONB on PostgreSQL
+    with op.batch_alter_table('incident', schema=None) as batch_op:
+        batch_op.drop_index('ix_incident_resolved_at_created_at')
+        batch_op.drop_index(batch_op.f('ix_incident_instance_id'))
+
+    op.drop_table('incident')
     with op.batch_alter_table('timer_job', schema=None) as batch_op:
         batch_op.drop_index('ix_timer_job_status_due_at')
         batch_op.drop_index(batch_op.f('ix_timer_job_instance_id'))
