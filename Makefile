@@ -54,6 +54,7 @@ test: install-dev assets
 
 bench: install-dev
 	$(BIN)/python bench/engine_bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/timer_lag_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules app/static/vendor

@@ -155,7 +155,7 @@ def scheduler_tick():
 calendar_cli = AppGroup("calendar", help="工作日历 Business calendar.")
 
 
-@calendar_cli.command("add")
+@calendar_cli.command("add", context_settings={"ignore_unknown_options": True})  # "-3WD" is a duration
 @click.argument("start")
 @click.argument("duration")
 @click.option("--json", "as_json", is_flag=True, help="{\"due\": ..., \"provisional\": ...}")

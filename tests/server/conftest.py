@@ -39,10 +39,10 @@ class Server:
         return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=PROJECT, env=self.env,
                               capture_output=True, text=True, timeout=120)
 
-    def start(self) -> None:
+    def start(self, *extra: str) -> None:
         self.log = open(self.instance_dir / f"server-{time.time_ns()}.log", "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "flask", "--app", "wsgi", "serve", "--port", str(self.port), *extra],
             cwd=PROJECT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
