@@ -4,9 +4,9 @@ from flask_wtf import CSRFProtect
 
 
 def register_api(api: Api, csrf: CSRFProtect) -> None:
-    from app.api import auth, definitions, instances, messages, tasks
+    from app.api import auth, definitions, instances, messages, notifications, tasks
 
-    for module in (auth, definitions, tasks, instances, messages):
+    for module in (auth, definitions, tasks, instances, messages, notifications):
         csrf.exempt(module.blp)   # bearer tokens, not cookies: no CSRF surface
         api.register_blueprint(module.blp, url_prefix="/api/v1" + module.PREFIX)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})

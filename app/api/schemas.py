@@ -1,4 +1,5 @@
 """marshmallow schemas of the JSON API, both ways."""
+from app.deadlines.sla import current_sla_state
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 
@@ -68,7 +69,16 @@ class TaskSchema(StrictSchema):
     completed_by_id = fields.Integer(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
     warn_at = fields.DateTime(allow_none=True)
-    sla_state = fields.String(allow_none=True)
+    due_provisional = fields.Boolean()
+    paused = fields.Method("get_paused")
+    sla_state = fields.Method("get_sla_state", metadata={"description": "green/yellow/red at this moment"})
+    escalation_step = fields.String(allow_none=True)
+
+    def get_paused(self, task):
+        return task.paused_at is not None
+
+    def get_sla_state(self, task):
+        return current_sla_state(task)
 
 
 class TaskDetailSchema(TaskSchema):
@@ -173,3 +183,34 @@ class ErrorSchema(StrictSchema):
     """Every error answer: {"error": {"code", "message", "fields"?}}."""
 
     error = fields.Nested(ErrorBodySchema)
+
+
+class NotificationSchema(StrictSchema):
+    id = fields.Integer()
+    kind = fields.String()
+    title = fields.String()
+    body = fields.String()
+    case_id = fields.Integer(allow_none=True)
+    task_id = fields.Integer(attribute="human_task_id", allow_none=True)
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+class NotificationQuerySchema(StrictSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    unread = fields.Boolean(load_default=False)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class NotificationPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(NotificationSchema))
+    pagination = fields.Nested(PaginationSchema)
+    unread_count = fields.Integer()
+
+
+class MarkReadSchema(StrictSchema):
+    ids = fields.List(fields.Integer(), load_default=None, allow_none=True)
+    marked = fields.Integer(dump_only=True)

@@ -1,4 +1,6 @@
 """The inbox and task actions."""
+from types import SimpleNamespace
+
 from flask_smorest import Blueprint
 
 from app.api.common import paginate, require_user
@@ -27,9 +29,9 @@ def get_task(task_id):
     user = require_user()
     details = services.task_details(services.get_visible_task(task_id, user))
     task = details["task"]
-    return {**{name: getattr(task, name) for name in TaskSchema().fields}, **{
-        "form_schema": details["form_schema"], "ui_schema": details["ui_schema"],
-        "instructions": details["instructions"], "data": details["data"], "draft": task.draft}}
+    return SimpleNamespace(**{column.key: getattr(task, column.key) for column in task.__table__.columns},
+                           form_schema=details["form_schema"], ui_schema=details["ui_schema"],
+                           instructions=details["instructions"], data=details["data"])
 
 
 @blp.post("/<int:task_id>/claim")

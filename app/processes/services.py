@@ -19,7 +19,7 @@ from flask import current_app
 
 from app import engine
 from app.audit.models import AuditAction, AuditEvent
-from app.calendar import SHANGHAI
+from app.calendar import SHANGHAI, DurationError, parse_duration
 from app.auth.models import Group, User
 from app.auth.services import lane_group_names
 from app.cases.models import Case, CaseStatus
@@ -180,8 +180,24 @@ def _prepare(path: Path, forms_dir: str) -> _Prepared:
     for process in processes:
         forms, form_problems = _form_problems(process, forms_dir, path.name)
         prepared.problems.extend(form_problems)
+        prepared.problems.extend(_duration_problems(process, path.name))
         prepared.processes.append((process, forms))
     return prepared
+
+
+def _duration_problems(process: engine.ParsedProcess, filename: str) -> list[engine.Problem]:
+    """dueIn / warnBefore must be business durations the calendar understands."""
+    problems = []
+    for task in process.tasks.values():
+        for prop in ("dueIn", "warnBefore"):
+            value = task.properties.get(prop)
+            if value is None:
+                continue
+            try:
+                parse_duration(value)
+            except DurationError as exc:
+                problems.append(engine.Problem(f"属性 {prop}：{exc}", filename, None, task.bpmn_id))
+    return problems
 
 
 def validate_file(path: str | Path, forms_dir: str | None = None) -> list[engine.Problem]:

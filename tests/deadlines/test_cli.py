@@ -39,3 +39,42 @@ def test_the_scheduler_is_not_started_by_create_app(app, client):
     from app.deadlines import scheduler
     assert scheduler._scheduler is None
     assert client.get("/healthz").get_json()["scheduler"] == "off"
+
+
+def test_the_scheduler_starts_once_per_process(app):
+    from app.deadlines.scheduler import start_scheduler, stop_scheduler
+    try:
+        first = start_scheduler(app)
+        assert start_scheduler(app) is first and first.running
+        assert {job.id for job in first.get_jobs()} >= {"dispatch_due_jobs_job", "send_pending_emails_job"}
+    finally:
+        stop_scheduler(app)
+    assert app.extensions["wuyi_scheduler_state"] == "off"
+
+
+def test_a_bad_due_in_property_is_refused_at_deploy(app, tmp_path):
+    from app.processes.services import deploy_file
+    from tests.processes.test_deploy import PROC
+    text = PROC.format(key="bad_due", script="x = 1", task_name="审核").replace(
+        '<spiffworkflow:property name="candidateGroups" value="intake" />',
+        '<spiffworkflow:property name="candidateGroups" value="intake" />'
+        '<spiffworkflow:property name="dueIn" value="15XD" />')
+    (tmp_path / "bad_due.bpmn").write_text(text, encoding="utf-8")
+    problems = deploy_file(tmp_path / "bad_due.bpmn", forms_dir=str(tmp_path))[0].problems
+    assert [p.element_id for p in problems] == ["review"] and "dueIn" in problems[0].message
+
+
+def test_scripts_can_compute_business_deadlines(app, tmp_path):
+    from app.processes.services import deploy_file, get_bundle
+    from app import engine
+    from app.extensions import db
+    from app.processes.models import ProcessDefinition
+    from tests.processes.test_deploy import PROC
+    (tmp_path / "due.bpmn").write_text(PROC.format(
+        key="due_script", script='deadline = due_in("15WD")\nnext_day = add_duration("2025-09-26", "2WD")',
+        task_name="审核"), encoding="utf-8")
+    assert deploy_file(tmp_path / "due.bpmn", forms_dir=str(tmp_path))[0].created
+    row = db.session.execute(db.select(ProcessDefinition)).scalar_one()
+    result = engine.start(get_bundle(row.id).process, {})
+    assert result.data["next_day"] == "2025-09-29T23:59:59+08:00"
+    assert result.data["deadline"].endswith("+08:00")

@@ -178,3 +178,20 @@ def test_loading_the_official_year_recomputes_provisional_due_dates(seeded, api,
     after = _task(task_id)
     assert days == 365 and recomputed == 1 and after.due_provisional is False
     assert after.due_at == datetime(2027, 1, 5, 23, 59, 59, tzinfo=CST)
+
+
+def test_the_handler_sees_the_reminder_in_their_notifications(seeded, api, clock):
+    from app.deadlines.dispatcher import dispatch_due_jobs
+    deploy_fixture("sla_task.bpmn")
+    clock.set(datetime(2025, 11, 3, 10, 0, tzinfo=CST))
+    task = _task(_start(api, "sla_task")["tasks"][0]["id"])
+    dispatch_due_jobs(now=task.warn_at + timedelta(seconds=1))
+    box = api.get("/api/v1/notifications?unread=1", user="intake1").get_json()
+    assert box["unread_count"] == 1 and box["items"][0]["kind"] == "remind"
+    assert box["items"][0]["task_id"] == task.id
+    assert api.get("/api/v1/notifications", user="dispatch1").get_json()["unread_count"] == 0   # not theirs
+    marked = api.post("/api/v1/notifications/read", user="intake1", json={}).get_json()
+    assert marked["marked"] == 1
+    assert api.get("/api/v1/notifications", user="intake1").get_json()["unread_count"] == 0
+    detail = api.get(f"/api/v1/tasks/{task.id}", user="intake1").get_json()
+    assert detail["escalation_step"] == "remind" and detail["paused"] is False
