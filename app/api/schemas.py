@@ -117,7 +117,7 @@ class DelegateSchema(StrictSchema):
 
 
 class HistoryEntrySchema(StrictSchema):
-    id = fields.Integer()
+    id = fields.Integer(allow_none=True)
     at = fields.DateTime()
     action = fields.String()
     actor = fields.String(allow_none=True)

@@ -15,5 +15,14 @@ def instance_payload(details: dict) -> dict:
         "error": error, "data": details["data"], "open_tasks": details["open_tasks"],
         "history": [{"id": e.id, "at": e.at, "action": e.action, "actor": details["actors"].get(e.actor_id),
                      "human_task_id": e.human_task_id, "bpmn_id": e.bpmn_id, "label": e.label, "data": e.data}
-                    for e in details["history"]],
+                    for e in details["history"]] + _end_entry(instance),
     }
+
+
+def _end_entry(instance) -> list[dict]:
+    """The end of a finished instance, from the instance row (not stored twice in the audit trail)."""
+    if instance.ended_at is None:
+        return []
+    return [{"id": None, "at": instance.ended_at, "action": "end", "actor": None, "human_task_id": None,
+             "bpmn_id": None, "label": "流程结束" if instance.status == "completed" else "流程取消",
+             "data": {"status": instance.status}}]

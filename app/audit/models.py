@@ -19,7 +19,6 @@ class AuditAction:
     TIMER = "timer"
     MESSAGE = "message"
     ERROR = "error"
-    END = "end"
     DEPLOY = "deploy"
     ESCALATE = "escalate"   # a rung of the deadline ladder
     PAUSE = "pause"

@@ -419,14 +419,11 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
         _sync_timers(instance, result, now)
     if result.status != "running" and instance.case_id is not None:
         conn.execute(_CLOSE_CASE, {"b_id": instance.case_id, "status": CaseStatus.CLOSED, "closed_at": now})
-    events = list(audit or [])
-    if result.status != "running":
-        events.append(AuditEvent(action=AuditAction.END, label="流程结束" if result.status == "completed"
-                                 else "流程取消", data={"status": result.status}))
+    events = list(audit or [])   # the end itself is instance.ended_at/status: not stored twice
     if events:
         conn.execute(_INSERT_AUDIT, [{
-            "at": now, "actor_id": ev.actor_id if ev.actor_id is not None or ev.action in (
-                AuditAction.TIMER, AuditAction.END) else ctx.actor_id,
+            "at": now, "actor_id": ev.actor_id if ev.actor_id is not None or ev.action == AuditAction.TIMER
+            else ctx.actor_id,
             "action": ev.action, "case_id": instance.case_id, "instance_id": instance.id,
             "human_task_id": ev.human_task_id, "bpmn_id": ev.bpmn_id, "label": ev.label, "data": ev.data}
             for ev in events])
