@@ -19,9 +19,19 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
+_clock = None   # tests inject one with set_clock(); production reads the real time
+
+
 def utcnow() -> datetime:
-    """The one clock of the application (aware, UTC)."""
-    return datetime.now(timezone.utc)
+    """The one clock of the application (aware, UTC): services, scripts and BPMN timers all read it."""
+    return _clock() if _clock is not None else datetime.now(timezone.utc)
+
+
+def set_clock(clock) -> None:
+    """Make utcnow() return clock() (a function giving an aware datetime); None restores real time.
+    For tests and simulations: the process has one clock."""
+    global _clock
+    _clock = clock
 
 
 class UTCDateTime(sa.types.TypeDecorator):

@@ -12,6 +12,23 @@ DEMO_GROUPS = [
     ("dispatch", "分拨员", GroupKind.LANE),
     ("handler", "承办单位经办人", GroupKind.LANE),
     ("callback", "回访员", GroupKind.LANE),
+    # 开办运输企业“一件事” (one_thing_transport)
+    ("applicant", "申请人", GroupKind.LANE),
+    ("onething_window", "一件事综合窗口", GroupKind.LANE),
+    ("market_regulation", "市场监管", GroupKind.LANE),
+    ("transport", "交通运输", GroupKind.LANE),
+    ("public_security_seal", "公安（印章刻制）", GroupKind.LANE),
+    ("tax_invoice", "税务（发票）", GroupKind.LANE),
+    ("social_insurance", "人社/医保/公积金", GroupKind.LANE),
+    ("bank_account_opening", "银行（开户）", GroupKind.LANE),
+    # 矛盾纠纷分级调处 (dispute_escalation)
+    ("dispute_intake", "矛盾纠纷受理员", GroupKind.LANE),
+    ("labour_mediation", "劳动争议调解组织", GroupKind.LANE),
+    ("village_mediator", "村（社区）调解员", GroupKind.LANE),
+    ("town_center", "镇（街）综治中心", GroupKind.LANE),
+    ("county_center", "县（区）矛盾纠纷调处中心", GroupKind.LANE),
+    ("city_center", "市矛盾纠纷调处中心", GroupKind.LANE),
+    ("mediation_followup", "调解协议跟踪员", GroupKind.LANE),
 ]
 
 # (username, display name, groups); the README lists these.
@@ -23,6 +40,21 @@ DEMO_USERS = [
     ("dispatch1", "分拨员 陈分拨", ["dispatch"]),
     ("handler1", "经办人 黄经办", ["handler"]),
     ("callback1", "回访员 梁回访", ["callback"]),
+    ("applicant1", "申请人 何家豪（鹤山市示例顺达物流有限公司）", ["applicant"]),
+    ("window1", "综合窗口 吴窗口", ["onething_window"]),
+    ("market1", "市场监管局 冯登记", ["market_regulation"]),
+    ("transport1", "交通运输局 邓许可", ["transport"]),
+    ("seal1", "公安局 谭印章", ["public_security_seal"]),
+    ("tax1", "税务局 甄发票", ["tax_invoice"]),
+    ("social1", "人社局 关社保", ["social_insurance"]),
+    ("bank1", "银行 司徒开户", ["bank_account_opening"]),
+    ("dispute1", "纠纷受理员 容受理", ["dispute_intake"]),
+    ("labour1", "劳动争议调解员 麦调解", ["labour_mediation"]),
+    ("village1", "村调解员 余调解（冲蒌镇某村）", ["village_mediator"]),
+    ("town1", "镇综治中心 伍主任（冲蒌镇）", ["town_center"]),
+    ("county1", "台山市调处中心 李科长", ["county_center"]),
+    ("city1", "市调处中心 赵处长", ["city_center"]),
+    ("followup1", "协议跟踪员 叶跟踪", ["mediation_followup"]),
 ]
 
 

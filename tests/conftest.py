@@ -112,15 +112,21 @@ class Api:
     def _headers(self, user):
         return {"Authorization": f"Bearer {self.token(user)}"} if user else {}
 
+    def _call(self, method, path, user, **kw):
+        for attempt in (1, 2):
+            headers = self._headers(user)
+            with self.app.app_context():
+                resp = getattr(self.client, method)(path, headers=headers, **kw)
+            if resp.status_code != 401 or not user or attempt == 2:
+                return resp
+            self.tokens.pop(user, None)   # an injected clock moved past the token's expiry: log in again
+        return resp
+
     def get(self, path, user=None, **kw):
-        headers = self._headers(user)
-        with self.app.app_context():
-            return self.client.get(path, headers=headers, **kw)
+        return self._call("get", path, user, **kw)
 
     def post(self, path, user=None, json=None, **kw):
-        headers = self._headers(user)
-        with self.app.app_context():
-            return self.client.post(path, headers=headers, json=json if json is not None else {}, **kw)
+        return self._call("post", path, user, json=json if json is not None else {}, **kw)
 
 
 @pytest.fixture
@@ -134,3 +140,11 @@ def deploy_fixture(name: str, forms_dir: Path | None = None):
     outcomes = deploy_file(FIXTURES / "bpmn" / name, forms_dir=str(forms_dir or FIXTURES / "forms"))
     assert all(not o.problems for o in outcomes), [str(p) for o in outcomes for p in o.problems]
     return outcomes
+
+
+@pytest.fixture(autouse=True)
+def _real_clock_after_each_test():
+    """A test may inject the application clock (app.db.set_clock); the next test starts on real time."""
+    yield
+    from app.db import set_clock
+    set_clock(None)

@@ -111,7 +111,8 @@ def test_seed_demo_is_idempotent_and_covers_every_lane_group(app):
     assert first.exit_code == 0, first.output
     second = runner.invoke(args=["seed", "demo"])
     assert second.exit_code == 0 and "created" not in second.output
-    assert db.session.execute(db.select(db.func.count()).select_from(User)).scalar_one() == 7
+    from app.seed import DEMO_USERS
+    assert db.session.execute(db.select(db.func.count()).select_from(User)).scalar_one() == len(DEMO_USERS)
     deployed = runner.invoke(args=["bpmn", "deploy"])
     assert deployed.exit_code == 0, deployed.output
     from app.processes.models import ProcessDefinition

@@ -21,8 +21,24 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
+
+from app.db import utcnow
 from app.engine.definitions import ParsedProcess
 from app.engine.sandbox import make_script_engine
+
+
+class _ApplicationClock(datetime):
+    """SpiffWorkflow's timers ask datetime.now(timezone.utc); they get the application's clock, so
+    an injected clock moves BPMN timers too (the reference's technique E1, made permanent)."""
+
+    @classmethod
+    def now(cls, tz=None):
+        now = utcnow()
+        return now.astimezone(tz) if tz is not None else now.astimezone().replace(tzinfo=None)
+
+
+_timer_module.datetime = _ApplicationClock
 
 SERIALIZER_VERSION = "1.5"
 RESERVED_DATA_KEYS = {"typename"}  # a key named typename breaks SpiffWorkflow's deserializer
@@ -382,12 +398,12 @@ def fire_timers(process: ParsedProcess, instance_key: int, rev: int, state,
         _keep(instance_key, rev, workflow)   # untouched: keep it for the next action
         return None
     before = _snapshot(workflow)
-    real_now = datetime.now(timezone.utc)
+    clock_now = utcnow()   # the engine's clock; `now` may be ahead of it (a dispatcher run given a time)
     fired = []
     for task, definition, due in due_now:
         fired.append((task.task_spec.bpmn_id, task.task_spec.bpmn_name or task.task_spec.bpmn_id))
-        if due > real_now - timedelta(seconds=1):
-            past = (real_now - timedelta(seconds=1)).isoformat()
+        if due > clock_now - timedelta(seconds=1):
+            past = (clock_now - timedelta(seconds=1)).isoformat()
             value = task.internal_data["event_value"]
             if isinstance(definition, CycleTimerEventDefinition):
                 value["next"] = past

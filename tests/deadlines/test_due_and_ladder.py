@@ -22,6 +22,8 @@ def clock(monkeypatch):
         def set(self, when: datetime):
             for module in (processes, tasks):
                 monkeypatch.setattr(module, "utcnow", lambda: when.astimezone(timezone.utc))
+            from app.db import set_clock
+            set_clock(lambda: when.astimezone(timezone.utc))   # scripts and BPMN timers too
     return Clock()
 
 
