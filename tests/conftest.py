@@ -142,6 +142,19 @@ def deploy_fixture(name: str, forms_dir: Path | None = None):
     return outcomes
 
 
+@pytest.fixture
+def clock():
+    """The application clock, injected: clock.set(aware datetime) moves services, scripts and BPMN timers."""
+    from datetime import timezone
+
+    from app.db import set_clock
+
+    class Clock:
+        def set(self, when):
+            set_clock(lambda: when.astimezone(timezone.utc))
+    return Clock()
+
+
 @pytest.fixture(autouse=True)
 def _real_clock_after_each_test():
     """A test may inject the application clock (app.db.set_clock); the next test starts on real time."""

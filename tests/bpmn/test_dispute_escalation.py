@@ -52,21 +52,10 @@ def aware(value: datetime) -> datetime:
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    """One injected clock for the services and for the script helpers now()/due_in()."""
-    import app.engine_helpers as helpers
-    import app.processes.services as processes
-    import app.tasks.services as tasks
-
-    class Clock:
-        def set(self, when: datetime):
-            for module in (processes, tasks, helpers):
-                monkeypatch.setattr(module, "utcnow", lambda: when.astimezone(timezone.utc))
-            from app.db import set_clock
-            set_clock(lambda: when.astimezone(timezone.utc))   # scripts and BPMN timers too
-    c = Clock()
-    c.set(T0)
-    return c
+def clock(clock):
+    """The shared application clock, starting at T0."""
+    clock.set(T0)
+    return clock
 
 
 @pytest.fixture

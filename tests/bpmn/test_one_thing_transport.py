@@ -51,19 +51,10 @@ def day_end(y, m, d):
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    import app.processes.services as processes
-    import app.tasks.services as tasks
-
-    class Clock:
-        def set(self, when: datetime):
-            for module in (processes, tasks):
-                monkeypatch.setattr(module, "utcnow", lambda: when.astimezone(timezone.utc))
-            from app.db import set_clock
-            set_clock(lambda: when.astimezone(timezone.utc))   # scripts and BPMN timers too
-    c = Clock()
-    c.set(MONDAY)
-    return c
+def clock(clock):
+    """The shared application clock, starting at MONDAY."""
+    clock.set(MONDAY)
+    return clock
 
 
 @pytest.fixture

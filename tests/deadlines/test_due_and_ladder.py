@@ -12,21 +12,6 @@ from tests.conftest import deploy_fixture
 CST = timezone(timedelta(hours=8))
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    """Freeze the services' clock at a chosen instant."""
-    import app.processes.services as processes
-    import app.tasks.services as tasks
-
-    class Clock:
-        def set(self, when: datetime):
-            for module in (processes, tasks):
-                monkeypatch.setattr(module, "utcnow", lambda: when.astimezone(timezone.utc))
-            from app.db import set_clock
-            set_clock(lambda: when.astimezone(timezone.utc))   # scripts and BPMN timers too
-    return Clock()
-
-
 def _start(api, key, user="intake1", data=None):
     resp = api.post(f"/api/v1/process-definitions/{key}/start", user=user, json={"data": data or {}})
     assert resp.status_code == 201, resp.get_json()
