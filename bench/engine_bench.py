@@ -752,9 +752,7 @@ def evaluate_targets(r: dict) -> list[dict]:
 
 
 def machine_info() -> dict:
-    import flask
     import sqlalchemy
-    import SpiffWorkflow
     from importlib.metadata import version
     return {"platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(),
             "python": sys.version.split()[0], "implementation": platform.python_implementation(),

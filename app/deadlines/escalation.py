@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-import sqlalchemy as sa
 
 from app.audit.models import AuditAction, AuditEvent
 from app.auth.models import ROLE_SUPERVISOR
@@ -79,11 +78,3 @@ def _next_rungs(kind: str, task: HumanTask, now: datetime) -> list[tuple[str, da
         return [(JobKind.SUPERVISE, _next_office_morning(now)),
                 (JobKind.CRITICISE, get_calendar().add(now, CRITICISE_AFTER).due)]
     return []
-
-
-def cancel_task_jobs(task_ids: list[int]) -> None:
-    """Cancel the pending deadline jobs of tasks (flushes, does not commit)."""
-    if task_ids:
-        db.session.execute(sa.update(TimerJob).where(TimerJob.human_task_id.in_(task_ids),
-                                                     TimerJob.status == JobStatus.PENDING)
-                           .values(status=JobStatus.CANCELLED).execution_options(synchronize_session=False))

@@ -9,7 +9,7 @@ from app.auth.models import User
 from app.calendar import Duration, DurationError, YearSchedule, parse_duration
 from app.db import utcnow
 from app.deadlines import due as due_dates
-from app.deadlines.escalation import cancel_task_jobs
+from app.deadlines.jobs import cancel_task_jobs, sla_jobs
 from app.errors import AppError, Conflict, NotFound
 from app.extensions import db
 from app.tasks.models import HumanTask, TaskStatus
@@ -28,7 +28,6 @@ def _open_task(task_id: int) -> HumanTask:
 
 def _reschedule(task: HumanTask, now) -> None:
     """Recompute due/warn from the recipe, and replace the task's pending deadline jobs."""
-    from app.processes.services import sla_jobs
     from app.deadlines.models import TimerJob
     computed = due_dates.compute(task.deadline, due_dates.get_calendar())
     task.due_at, task.warn_at, task.due_provisional = computed.due_at, computed.warn_at, computed.provisional

@@ -1,6 +1,6 @@
 """The only importer of SpiffWorkflow: parse/check BPMN, run workflows, return plain data."""
 from app.engine.definitions import (  # noqa: F401
-    BpmnInvalid, ParsedProcess, Problem, TaskInfo, check_bpmn, is_cached, load_process, parse_bpmn, parse_xml)
+    BpmnInvalid, ParsedProcess, Problem, TaskInfo, check_bpmn, load_process, parse_bpmn)
 from app.engine.runtime import (  # noqa: F401
     EngineError, NotWaiting, ReadyTask, ScriptError, StepResult, TaskNotReady, UnknownTask,
     WaitingTimer, check_data_keys, complete_task, configure, deliver_message, fire_timers, forget,

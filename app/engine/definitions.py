@@ -306,6 +306,3 @@ def load_process(definition_id: int, key: str, bpmn_xml: str, dmn_xml: dict[str,
             _cache[definition_id] = cached
     return cached
 
-
-def is_cached(definition_id: int) -> bool:
-    return definition_id in _cache

@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ from app.auth.services import lane_group_names
 from app.cases.models import Case, CaseStatus
 from app.db import set_committed, utcnow
 from app.deadlines import due
+from app.deadlines.jobs import cancel_task_jobs, sla_jobs
 from app.deadlines.models import JobKind, JobStatus, TimerJob
 from app.errors import Conflict, Forbidden, FormInvalid, NotFound, ProcessDefinitionError
 from app.extensions import db
@@ -363,9 +364,6 @@ _INSERT_CANDIDATES = sa.insert(_htc)
 _CLOSE_CASE = sa.update(_case).where(_case.c.id == sa.bindparam("b_id"))
 _INSERT_AUDIT = sa.insert(_audit)
 _INSERT_JOBS = sa.insert(TimerJob.__table__)
-_CANCEL_TASK_JOBS = sa.update(TimerJob.__table__).where(
-    TimerJob.__table__.c.human_task_id.in_(sa.bindparam("b_tasks", expanding=True)),
-    TimerJob.__table__.c.status == JobStatus.PENDING).values(status=JobStatus.CANCELLED)
 
 
 def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: HumanTask | None = None,
@@ -408,10 +406,9 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
             sa.update(_ht).where(_ht.c.instance_id == instance.id, _ht.c.spiff_task_id.in_(gone),
                                  _ht.c.status == TaskStatus.READY)
             .values(status=TaskStatus.CANCELLED, completed_at=now).returning(_ht.c.id)).scalars().all()
-        if gone_ids:
-            conn.execute(_CANCEL_TASK_JOBS, {"b_tasks": list(gone_ids)})
+        cancel_task_jobs(gone_ids)
     if completed is not None and completed.due_at is not None:
-        conn.execute(_CANCEL_TASK_JOBS, {"b_tasks": [completed.id]})
+        cancel_task_jobs([completed.id])
     new_tasks = [r for r in result.ready if r.spiff_task_id not in result.ready_before]
     if new_tasks:
         _insert_tasks(conn, instance, bundle, new_tasks, now)
@@ -459,17 +456,6 @@ def _insert_tasks(conn, instance: ProcessInstance, bundle: Bundle, ready: list, 
             for job in sla_jobs(task_id, instance.id, row["bpmn_id"], row["warn_at"], row["due_at"], now)]
     if jobs:
         conn.execute(_INSERT_JOBS, jobs)
-
-
-def sla_jobs(task_id: int, instance_id: int, bpmn_id: str, warn_at, due_at, now: datetime) -> list[dict]:
-    """The yellow (warn) and red (overdue) jobs of a task with a deadline."""
-    base = {"instance_id": instance_id, "human_task_id": task_id, "spiff_task_id": None, "bpmn_id": bpmn_id,
-            "status": JobStatus.PENDING, "attempts": 0, "last_error": None, "locked_by": None,
-            "locked_until": None, "payload": None, "created_at": now}
-    jobs = [{**base, "kind": JobKind.OVERDUE, "due_at": due_at}]
-    if warn_at is not None and warn_at < due_at:
-        jobs.append({**base, "kind": JobKind.SLA_WARN, "due_at": warn_at})
-    return jobs
 
 
 def _assignee_id(assignee: str | None, instance: ProcessInstance) -> int | None:

@@ -12,7 +12,7 @@ from app.audit.models import AuditAction, AuditEvent
 from app.auth.models import User
 from app.auth.services import get_user_by_username
 from app.db import set_committed, utcnow
-from app.errors import AppError, Conflict, Forbidden, FormInvalid, NotFound
+from app.errors import AppError, Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.processes import services as processes
 from app.processes.models import ProcessInstance
@@ -238,7 +238,3 @@ def _audit(task: HumanTask, action: str, actor_id: int | None, now, data=None) -
     return AuditEvent(at=now, actor_id=actor_id, action=action, case_id=task.case_id,
                       instance_id=task.instance_id, human_task_id=task.id, bpmn_id=task.bpmn_id,
                       label=task.name, data=data)
-
-
-__all__ = ["FormInvalid", "Page", "claim_task", "complete_task", "delegate_task", "get_task",
-           "get_visible_task", "list_tasks", "task_details", "unclaim_task"]
