@@ -28,6 +28,7 @@ class Case(db.Model):
     district: Mapped[str | None] = mapped_column(sa.String(40), index=True)
     company_name: Mapped[str | None] = mapped_column(sa.String(200))
     uscc: Mapped[str | None] = mapped_column(sa.String(18), index=True)
+    unit: Mapped[str | None] = mapped_column(sa.String(100), index=True)   # 承办单位 group name, once dispatched
     is_confidential: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))

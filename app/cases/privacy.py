@@ -1,0 +1,82 @@
+"""Confidentiality of a reporter's identity (信访工作条例 §30, §46; DESIGN §7).
+
+The identity and contact data of a complainant or reporter (诉求人/举报人) is shown only to the
+groups that must know it (intake, dispatch, call-back, the discipline commission's offices and
+administrators). Everyone else, above all the handling unit that may be the one reported, sees it
+masked. One function decides (`can_see_identity`) and one masks (`mask_data`); pages, the API and
+exports all go through them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+# Fields that identify the person who complained or reported.
+IDENTITY_FIELDS = frozenset({
+    "complainant_name", "id_type", "id_number", "phone", "complainant_address", "reporter_contact",
+})
+# Groups whose work needs the identity: 受理员, 分拨员, 回访员, 纪委信访室, 纪委监督检查室.
+IDENTITY_GROUPS = frozenset({"intake", "dispatch", "callback", "jw_letters", "jw_supervision"})
+MASKED_NAME = "（已保密）"
+
+
+def is_confidential(data: dict | None, case=None) -> bool:
+    """A case is confidential when the reporter asked for it, is anonymous, or reports misconduct."""
+    if case is not None and getattr(case, "is_confidential", False):
+        return True
+    data = data or {}
+    return bool(data.get("hide_identity") or data.get("anonymous") or data.get("appeal_type") == "report"
+                or data.get("misconduct"))
+
+
+def can_see_identity(user, case=None, data: dict | None = None) -> bool:
+    """May `user` see the reporter's identity on this case? Always yes when it is not confidential."""
+    if not is_confidential(data, case):
+        return True
+    if user is None:
+        return False
+    if getattr(user, "is_admin", False):
+        return True
+    return bool(IDENTITY_GROUPS & set(user.group_names))
+
+
+def mask_phone(value: str) -> str:
+    """138****1234; landlines keep the area code: 0750-*******."""
+    digits = str(value)
+    if len(digits) == 11 and digits.isdigit():
+        return f"{digits[:3]}****{digits[-4:]}"
+    if "-" in digits:
+        return digits.split("-", 1)[0] + "-" + "*" * len(digits.split("-", 1)[1])
+    return "*" * len(digits)
+
+
+def mask_value(key: str, value: Any) -> Any:
+    if value in (None, ""):
+        return value
+    if key == "phone":
+        return mask_phone(value)
+    if key == "id_number":
+        text = str(value)
+        return text[:3] + "*" * max(len(text) - 5, 0) + text[-2:] if len(text) > 5 else "*" * len(text)
+    if key == "id_type":
+        return value
+    return MASKED_NAME
+
+
+def mask_data(data: dict | None, user, case=None) -> dict:
+    """A copy of process data with the identity fields masked unless `user` may see them.
+
+    Nested dicts and lists (e.g. an audit event's data, a transfer record) are masked too.
+    """
+    if data is None:
+        return {}
+    if can_see_identity(user, case, data):
+        return data
+    return _masked(data)
+
+
+def _masked(value):
+    if isinstance(value, dict):
+        return {k: (mask_value(k, v) if k in IDENTITY_FIELDS else _masked(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
