@@ -52,12 +52,21 @@ def create_group(name, title, kind):
 
 @seed_cli.command("demo")
 def seed_demo():
-    """Create the demo groups and users (idempotent; refused in production)."""
+    """Create the demo groups and users, deploy bpmn/, and create the demo cases of the three
+    processes in every state (idempotent: cases only when there are none; refused in production)."""
+    from app.demo import seed_demo_cases
+    from app.processes.services import deploy_folder
     from app.seed import seed_demo_users
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("生产环境不允许创建演示用户 (demo users are refused in production)")
     for line in seed_demo_users(current_app.config["DEMO_PASSWORD"]):
         click.echo(line)
+    broken = [p for o in deploy_folder() for p in o.problems]
+    if broken:
+        click.echo("部分流程无法部署，演示案件未创建：" + "；".join(str(p) for p in broken), err=True)
+        return
+    for line in seed_demo_cases():
+        click.echo("demo case  " + line)
 
 
 @bpmn_cli.command("deploy")
@@ -88,12 +97,13 @@ def deploy(paths, message):
 @bpmn_cli.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def validate(paths):
-    """Check BPMN files without deploying; exits non-zero listing every problem."""
-    from app.processes import services
+    """Check BPMN files without deploying (what deploy checks, plus the designer's modelling
+    conventions); exits non-zero listing every problem."""
+    from app.designer import services
     targets = list(paths) or sorted(Path(current_app.config["BPMN_DIR"]).glob("*.bpmn"))
     failed = False
     for path in targets:
-        problems = services.validate_file(path)
+        problems = services.validate_path(path)
         if problems:
             failed = True
             click.echo(f"✗ {path.name}: {len(problems)} problem(s)", err=True)
@@ -102,6 +112,69 @@ def validate(paths):
         else:
             click.echo(f"✓ {path.name}")
     if failed:
+        sys.exit(1)
+
+
+@bpmn_cli.command("export")
+@click.argument("key")
+@click.option("--version", "version", type=int, help="版本号（默认最新）Version (default: the latest).")
+def export(key, version):
+    """Print the stored BPMN XML of a deployed version."""
+    from app.designer import services
+    from app.errors import AppError
+    try:
+        xml = services.export_xml(key, version)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(xml, nl=not xml.endswith("\n"))
+
+
+@bpmn_cli.command("versions")
+@click.argument("key")
+def versions(key):
+    """List the versions of a process: who deployed it when, why, and its running instances."""
+    from app.calendar import SHANGHAI
+    from app.designer import services
+    from app.errors import AppError
+    try:
+        rows = services.list_versions(key)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{'版本':<6}{'部署时间 (+08:00)':<20}{'部署人':<14}{'运行中':>6}{'异常':>6}  说明")
+    for row in rows:
+        when = row["deployed_at"].astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        mark = "*" if row["is_latest"] else " "
+        click.echo(f"{mark}v{row['version']:<4}{when:<20}{(row['deployed_by'] or '-'):<14}"
+                   f"{row['running_instances']:>6}{row['error_instances']:>6}  {row['message'] or ''}")
+
+
+@bpmn_cli.command("migrate")
+@click.argument("key")
+@click.option("--from-version", type=int, help="只迁移该版本上的实例（默认所有旧版本）Only instances on this version.")
+@click.option("--instance", "instance_ids", type=int, multiple=True, help="实例 ID，可重复 Instance id (repeatable).")
+@click.option("--dry-run", is_flag=True, help="只检查，不迁移 Check only, change nothing.")
+def migrate(key, from_version, instance_ids, dry_run):
+    """Move running instances to the latest version when safe; exits non-zero if any was refused."""
+    from app.designer.migrate import Outcome, migrate_instances
+    from app.errors import AppError
+    try:
+        outcomes = migrate_instances(key, instance_ids=list(instance_ids) or None, from_version=from_version,
+                                     dry_run=dry_run)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    words = {Outcome.MIGRATED: "migrated", Outcome.WOULD_MIGRATE: "would migrate (dry run)",
+             Outcome.REFUSED: "refused", Outcome.CURRENT: "already current"}
+    for o in outcomes:
+        versions_ = f" v{o.from_version} → v{o.to_version}" if o.from_version and o.to_version else ""
+        click.echo(f"{'✗' if o.status == Outcome.REFUSED else '✓'} instance {o.instance_id}{versions_}: "
+                   f"{words[o.status]}", err=o.status == Outcome.REFUSED)
+        for reason in o.reasons:
+            click.echo(f"    {reason}", err=True)
+    counts = {status: sum(1 for o in outcomes if o.status == status) for status in words}
+    click.echo(f"{len(outcomes)} instance(s): {counts[Outcome.MIGRATED]} migrated, "
+               f"{counts[Outcome.WOULD_MIGRATE]} would migrate, {counts[Outcome.REFUSED]} refused, "
+               f"{counts[Outcome.CURRENT]} already current")
+    if counts[Outcome.REFUSED]:
         sys.exit(1)
 
 

@@ -110,7 +110,21 @@ def test_seed_demo_is_idempotent_and_covers_every_lane_group(app):
     first = runner.invoke(args=["seed", "demo"])
     assert first.exit_code == 0, first.output
     second = runner.invoke(args=["seed", "demo"])
-    assert second.exit_code == 0 and "created" not in second.output
+    assert second.exit_code == 0 and "created" not in second.output and "demo case" not in second.output
+    # demo cases of the three processes, open and closed, some overdue (DOMAIN §6 samples)
+    from datetime import datetime, timezone
+
+    from app.cases.models import Case
+    from app.tasks.models import HumanTask
+    cases = db.session.execute(db.select(Case.process_key, Case.status)).all()
+    assert {k for k, _ in cases} == {"complaint", "one_thing_transport", "dispute_escalation"}
+    assert {s for k, s in cases if k == "complaint"} == {"open", "closed"}
+    assert "closed" in {s for k, s in cases if k == "dispute_escalation"}
+    now = datetime.now(timezone.utc)
+    dues = [d if d.tzinfo else d.replace(tzinfo=timezone.utc) for d in db.session.execute(
+        db.select(HumanTask.due_at).where(HumanTask.status == "ready", HumanTask.due_at.is_not(None))).scalars()]
+    assert any(d < now for d in dues) and any(d > now for d in dues)
+    assert "demo case" in first.output
     from app.seed import DEMO_USERS
     assert db.session.execute(db.select(db.func.count()).select_from(User)).scalar_one() == len(DEMO_USERS)
     deployed = runner.invoke(args=["bpmn", "deploy"])
@@ -135,9 +149,9 @@ def test_seed_demo_is_refused_in_production(app):
 def test_users_create(app):
     runner = app.test_cli_runner()
     runner.invoke(args=["seed", "demo"])
-    ok = runner.invoke(args=["users", "create", "handler2", "--name", "经办人 二", "--group", "承办单位经办人",
+    ok = runner.invoke(args=["users", "create", "handler9", "--name", "经办人 九", "--group", "江门市市场监督管理局",
                              "--password", "longenough1"])
-    assert ok.exit_code == 0 and "groups=['handler']" in ok.output, ok.output
+    assert ok.exit_code == 0 and "groups=['jm_scjgj']" in ok.output, ok.output
     bad = runner.invoke(args=["users", "create", "x", "--group", "nope", "--password", "longenough1"])
     assert bad.exit_code != 0 and "未知的用户组" in bad.output
     short = runner.invoke(args=["users", "create", "y", "--password", "short"])

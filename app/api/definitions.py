@@ -2,7 +2,7 @@
 from flask_smorest import Blueprint
 
 from app.api.common import require_user
-from app.api.schemas import DataSchema, ProcessDefinitionSchema, StartResultSchema
+from app.api.schemas import ProcessDefinitionSchema, StartResultSchema, StartSchema
 from app.api.views import instance_payload
 from app.processes import services
 
@@ -21,11 +21,12 @@ def list_definitions():
 
 
 @blp.post("/<string:key>/start")
-@blp.arguments(DataSchema)
+@blp.arguments(StartSchema)
 @blp.response(201, StartResultSchema)
 def start(body, key):
-    """Start the latest version with the start form's data."""
+    """Start the latest version with the start form's data (through the channel's message start
+    event when the process has one per channel)."""
     user = require_user()
-    instance, case = services.start_process(key, body["data"], user)
-    details = services.instance_details(instance)
+    instance, case = services.start_process(key, body["data"], user, body.get("message"))
+    details = services.instance_details(instance, user)
     return {"instance": instance_payload(details), "case": case, "tasks": details["open_tasks"]}

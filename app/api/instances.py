@@ -19,4 +19,4 @@ def get_instance(instance_id):
     instance = services.get_instance(instance_id)
     if not services.can_view_instance(user, instance):
         raise Forbidden("您无权查看该流程实例")
-    return instance_payload(services.instance_details(instance))
+    return instance_payload(services.instance_details(instance, user))

@@ -17,4 +17,4 @@ def deliver(body):
     """Deliver {name, correlation: {instance_id | case_number}, payload}; 409 when nothing waits for it."""
     user = require_user()
     instance = services.deliver_message(body["name"], body["correlation"], body["payload"], user)
-    return instance_payload(services.instance_details(instance))
+    return instance_payload(services.instance_details(instance, user))

@@ -38,6 +38,11 @@ class DataSchema(StrictSchema):
     data = fields.Dict(keys=fields.String(), load_default=dict)
 
 
+class StartSchema(DataSchema):
+    message = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "开始消息名（按渠道启动的流程，如 complaint.hotline_12345）；缺省时按 data.channel 选择"})
+
+
 class CaseSchema(StrictSchema):
     id = fields.Integer()
     number = fields.String()
@@ -46,6 +51,7 @@ class CaseSchema(StrictSchema):
     status = fields.String()
     channel = fields.String(allow_none=True)
     district = fields.String(allow_none=True)
+    unit = fields.String(allow_none=True, metadata={"description": "承办单位（派单后）"})
     created_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
 

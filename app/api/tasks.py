@@ -27,7 +27,7 @@ def list_tasks(query):
 def get_task(task_id):
     """A task with its form schema, UI schema, instructions and current data."""
     user = require_user()
-    details = services.task_details(services.get_visible_task(task_id, user))
+    details = services.task_details(services.get_visible_task(task_id, user), user)
     task = details["task"]
     return SimpleNamespace(**{column.key: getattr(task, column.key) for column in task.__table__.columns},
                            form_schema=details["form_schema"], ui_schema=details["ui_schema"],

@@ -71,12 +71,37 @@ def mask_data(data: dict | None, user, case=None) -> dict:
         return {}
     if can_see_identity(user, case, data):
         return data
-    return _masked(data)
+    return masked(data)
 
 
-def _masked(value):
+def masked(value):
+    """`value` with every identity field masked, however deep (dicts and lists)."""
     if isinstance(value, dict):
-        return {k: (mask_value(k, v) if k in IDENTITY_FIELDS else _masked(v)) for k, v in value.items()}
+        return {k: (mask_value(k, v) if k in IDENTITY_FIELDS else masked(v)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_masked(v) for v in value]
+        return [masked(v) for v in value]
     return value
+
+
+def guard(data: dict | None, viewer, case=None, instance_id: int | None = None) -> dict:
+    """`mask_data` for a page or payload, auditing the view when `viewer` sees a confidential
+    identity (信访工作条例 §30: every access to a reporter's identity leaves a trace). The audit
+    row is added to the session; the caller's commit (or the request teardown) decides."""
+    data = data or {}
+    if not is_confidential(data, case):
+        return data
+    if not can_see_identity(viewer, case, data):
+        return masked(data)
+    if viewer is not None and any(data.get(k) for k in IDENTITY_FIELDS):
+        record_identity_view(viewer, case, instance_id)
+    return data
+
+
+def record_identity_view(viewer, case=None, instance_id: int | None = None) -> None:
+    from app.audit.models import AuditEvent
+    from app.db import utcnow
+    from app.extensions import db
+    db.session.add(AuditEvent(at=utcnow(), actor_id=viewer.id, action="view_identity",
+                              case_id=getattr(case, "id", None), instance_id=instance_id,
+                              label="查看举报人身份信息"))
+    db.session.commit()

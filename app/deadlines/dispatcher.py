@@ -68,6 +68,9 @@ def _run(job: TimerJob, now: datetime) -> None:
         except AppError as exc:   # the instance ended or is suspended: nothing left to fire
             db.session.rollback()
             log.info("timer job %s: %s", job.id, exc.message)
+    elif job.kind == JobKind.START_PROCESS:
+        from app.processes.periodic import run_start_job
+        run_start_job(job.id, now)
     else:
         escalation.run_deadline_job(job.id, now)
 

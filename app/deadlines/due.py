@@ -44,9 +44,14 @@ class Computed:
     provisional: bool
 
 
-def deadline_for(meta: dict, limit: str | None, start: datetime) -> dict | None:
-    """The recipe of a new task's deadline: its `dueIn` property, else the case limit from its data."""
-    basis = meta.get("due_in") or limit
+def deadline_for(meta: dict, limit: str | None, start: datetime,
+                 limit_start: str | None = None) -> dict | None:
+    """The recipe of a new task's deadline: its `dueIn` property, else the case limit from its data,
+    counted from `limit_start` (the case's receipt) when the data gives one."""
+    due_in = meta.get("due_in")
+    if due_in and "${" in due_in:   # an unresolved placeholder: the data did not give it
+        due_in = None
+    basis = due_in or limit
     if not basis:
         return None
     try:
@@ -54,6 +59,13 @@ def deadline_for(meta: dict, limit: str | None, start: datetime) -> dict | None:
     except DurationError:
         return None   # deploy validation reports bad dueIn; a bad limit in data gives no deadline
     warn = meta.get("warn_before")
+    if not due_in and limit_start:
+        try:
+            counted_from = datetime.fromisoformat(limit_start)
+            if counted_from.tzinfo is not None and counted_from <= start:
+                start = counted_from
+        except ValueError:
+            pass
     return {"start": start.isoformat(), "steps": [basis], "warn": warn or None, "pauses": []}
 
 

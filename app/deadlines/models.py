@@ -17,6 +17,7 @@ class JobKind:
     NOTICE = "notice"           # 催办通知书, copied to the unit's deputy head
     SUPERVISE = "supervise"     # 督办 to the supervisor
     CRITICISE = "criticise"     # 通报 when still open 5 WD after the notice
+    START_PROCESS = "start_process"   # start a timer-started process (bpmn_id = its key) for a period
 
 
 class JobStatus:

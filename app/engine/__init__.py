@@ -1,7 +1,9 @@
 """The only importer of SpiffWorkflow: parse/check BPMN, run workflows, return plain data."""
 from app.engine.definitions import (  # noqa: F401
-    BpmnInvalid, ParsedProcess, Problem, TaskInfo, check_bpmn, load_process, parse_bpmn)
+    BpmnInvalid, ParsedProcess, Problem, TaskInfo, check_bpmn, check_conventions, cycle_period, load_process,
+    parse_bpmn)
 from app.engine.runtime import (  # noqa: F401
     EngineError, NotWaiting, ReadyTask, ScriptError, StepResult, TaskNotReady, UnknownTask,
     WaitingTimer, check_data_keys, complete_task, configure, deliver_message, fire_timers, forget,
     read, remember, start)
+from app.engine.migration import Migration, MigrationRefused, migrate  # noqa: F401,E402

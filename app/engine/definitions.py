@@ -1,8 +1,11 @@
 """Parse and check BPMN (+DMN) into specs; every problem is reported at once with file, element and line."""
 from __future__ import annotations
 
+import ast
+import re
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import full_tag
@@ -13,7 +16,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import UserTaskParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
-from app.engine.sandbox import check_source
+from app.engine.sandbox import check_source, make_script_engine
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -31,8 +34,10 @@ CAMUNDA_TASK_ATTRIBUTES = {
 }
 
 # A hardened XML parser: no entities, no DTD, no network (BPMN uploads are untrusted input).
+# Comments and processing instructions are dropped: SpiffWorkflow's parser takes a comment inside
+# an element for a child element and crashes ("'cython_function_or_method' has no attribute 'endswith'").
 _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                               huge_tree=False, remove_comments=False)
+                               huge_tree=False, remove_comments=True, remove_pis=True)
 
 
 @dataclass
@@ -88,6 +93,8 @@ class ParsedProcess:
     has_timers: bool
     referenced_forms: set[str] = field(default_factory=set)
     referenced_dmn: set[str] = field(default_factory=set)
+    start_messages: dict[str, str] = field(default_factory=dict)   # message name -> start event id
+    start_cycle: str | None = None   # a timer start's ISO cycle, e.g. "R/P7D": the app starts it periodically
 
 
 class _WuyiUserTaskParser(UserTaskParser):
@@ -163,6 +170,200 @@ def _script_checks(tree, filename: str) -> list[Problem]:
     return problems
 
 
+# --- design rules: every problem at once, named by element and line ---------------------------
+
+_TASK_TAGS = ("task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
+              "businessRuleTask", "callActivity", "subProcess", "transaction")
+_GATEWAY_TAGS = ("exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+                 "complexGateway")
+_EVENT_TAGS = ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent")
+_KIND_TITLES = {**{t: "任务" for t in _TASK_TAGS}, "userTask": "用户任务", "manualTask": "人工任务",
+                "scriptTask": "脚本任务", "subProcess": "子流程", "callActivity": "调用活动",
+                **{t: "网关" for t in _GATEWAY_TAGS}, **{t: "事件" for t in _EVENT_TAGS}}
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_ISO_LITERAL = re.compile(r"^(R\d*/)?P(?=\d|T\d)[0-9YMWDTHS.,]*$|^\d{4}-\d{2}-\d{2}T", re.IGNORECASE)
+_TIMER_KINDS = {"timeDuration": "时长", "timeDate": "日期时间", "timeCycle": "循环周期"}
+
+
+def _local(element) -> str:
+    return etree.QName(element).localname
+
+
+def _outgoing_flows(root) -> dict[str, list]:
+    """source element id -> its sequence flows (from sourceRef, which the engine follows)."""
+    flows: dict[str, list] = {}
+    for flow in root.xpath("//bpmn:sequenceFlow", namespaces=NS):
+        flows.setdefault(flow.get("sourceRef"), []).append(flow)
+    return flows
+
+
+def _gateway_checks(tree, filename: str) -> list[Problem]:
+    """An exclusive gateway that splits needs a condition on every outgoing flow but its default."""
+    problems = []
+    root = tree.getroot()
+    outgoing = _outgoing_flows(root)
+    for gateway in root.xpath("//bpmn:exclusiveGateway", namespaces=NS):
+        flows = outgoing.get(gateway.get("id"), [])
+        if len(flows) < 2:
+            continue
+        default = gateway.get("default")
+        if default and default not in {f.get("id") for f in flows}:
+            problems.append(Problem(f"默认流 {default} 不是该排他网关的出口", filename, gateway.sourceline,
+                                    gateway.get("id")))
+            default = None
+        for flow in flows:
+            if flow.get("id") == default:
+                continue
+            conditions = flow.xpath("./bpmn:conditionExpression", namespaces=NS)
+            if not conditions or not (conditions[0].text or "").strip():
+                problems.append(Problem(
+                    f"排他网关 {gateway.get('id')} 的出口流没有条件，也不是默认流：请填写条件或将其设为默认流",
+                    filename, flow.sourceline, flow.get("id")))
+    return problems
+
+
+def _timer_checks(tree, filename: str) -> list[Problem]:
+    """Evaluate every timer expression in the sandbox with the helpers and no data.
+
+    A NameError for a data variable is accepted (its value comes at run time); an unknown function,
+    an unquoted ISO literal, or a value that is not a valid ISO 8601 time is a problem. Expressions
+    that do not compile are skipped: the compile check reports them.
+    """
+    problems = []
+    environment = _timer_environment()
+    for node in tree.getroot().xpath("//bpmn:timerEventDefinition/*", namespaces=NS):
+        kind = _local(node)
+        source = (node.text or "").strip()
+        if kind not in _TIMER_KINDS or not source or check_source(source, "eval"):
+            continue
+        owner = node.getparent().getparent()
+        owner_id = owner.get("id") if owner is not None else None
+        message = _timer_problem(environment, kind, source)
+        if message:
+            problems.append(Problem(message, filename, node.sourceline, owner_id))
+    return problems
+
+
+def _timer_environment():
+    """The script environment timers run in at run time (with now/today/due_in/add_duration)."""
+    from app.engine import runtime   # runtime imports this module: import on use
+    engine = getattr(runtime, "_script_engine", None)
+    return engine.environment if engine is not None else make_script_engine().environment
+
+
+def _timer_problem(environment, kind: str, source: str) -> str | None:
+    title = _TIMER_KINDS[kind]
+    try:
+        value = environment.evaluate(source, {})
+    except NameError as exc:
+        name = getattr(exc, "name", None) or ""
+        if _ISO_LITERAL.match(source):
+            return f"定时{title}表达式是 Python 表达式，ISO 8601 字面量须加引号：\"{source}\""
+        if name and _is_called(source, name) and name not in environment.globals:
+            return f"定时{title}表达式调用了未知函数 {name}()"
+        return None   # a data variable: known only at run time
+    except RuntimeError:
+        return None   # a helper that needs the application (no app context here): cannot check
+    except Exception as exc:  # noqa: BLE001 - the designer's expression failed: report why
+        return f"定时{title}表达式求值出错：{type(exc).__name__}: {exc}"
+    if not isinstance(value, str):
+        return f"定时{title}表达式的值须为 ISO 8601 字符串，实际得到 {type(value).__name__}：{value!r}"
+    try:
+        if kind == "timeDuration":
+            TimerEventDefinition.parse_iso_duration(value)
+        elif kind == "timeDate":
+            if not isinstance(TimerEventDefinition.parse_time_or_duration(value), datetime):
+                raise ValueError
+        else:
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception('Invalid duration')
+        examples = {"timeDuration": "\"PT48H\"、\"P3D\"", "timeDate": "\"2030-01-31T17:00:00+08:00\"",
+                    "timeCycle": "\"R3/PT1H\""}[kind]
+        return f"不是有效的 ISO 8601 {title}：{value!r}（示例：{examples}）"
+    return None
+
+
+def _is_called(source: str, name: str) -> bool:
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError:
+        return False
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name
+               for n in ast.walk(tree))
+
+
+def _lane_names(root) -> dict[str, str]:
+    """flow node id -> the name of the innermost named lane listing it."""
+    lanes: dict[str, str] = {}
+    # document order visits outer lanes before their child lanes: the innermost wins
+    for lane in root.xpath("//bpmn:lane", namespaces=NS):
+        name = (lane.get("name") or "").strip()
+        if not name:
+            continue
+        for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
+            if ref.text and ref.text.strip():
+                lanes[ref.text.strip()] = name
+    return lanes
+
+
+def _has_group(task, lanes: dict[str, str]) -> bool:
+    if _properties_of(task).get("candidateGroups", "").strip():
+        return True
+    if (task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").strip():
+        return True
+    element = task
+    while element is not None:   # a task inside an embedded subprocess inherits its lane
+        if element.get("id") in lanes:
+            return True
+        element = element.getparent()
+    return False
+
+
+def check_conventions(filename: str, content: bytes) -> list[Problem]:
+    """The modelling conventions a diagram must follow to be deployed from the designer: user tasks
+    have a group and a form; tasks, events and deciding gateways (splitting, not parallel) have names.
+
+    Only XML is needed (no parse into specs); returns [] when the XML itself does not parse (the
+    structural check reports that).
+    """
+    try:
+        tree = parse_xml(content, filename)
+    except BpmnInvalid:
+        return []
+    root = tree.getroot()
+    problems = []
+    lanes = _lane_names(root)
+    outgoing = _outgoing_flows(root)
+    for task in root.xpath("//bpmn:userTask", namespaces=NS):
+        task_id = task.get("id")
+        if not _has_group(task, lanes):
+            problems.append(Problem("用户任务没有办理组：请将其放入泳道，或设置 candidateGroups 属性",
+                                    filename, task.sourceline, task_id))
+        groups = _properties_of(task).get("candidateGroups") or task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""
+        for placeholder in _PLACEHOLDER.findall(groups):
+            if not placeholder.strip().isidentifier():
+                problems.append(Problem(f"candidateGroups 的占位符 ${{{placeholder}}} 无效：应为 ${{变量名}}",
+                                        filename, task.sourceline, task_id))
+        if groups.count("${") != len(_PLACEHOLDER.findall(groups)):
+            problems.append(Problem("candidateGroups 的占位符缺少右花括号 }", filename, task.sourceline, task_id))
+        if not _properties_of(task).get("formJsonSchemaFilename", "").strip():
+            problems.append(Problem("用户任务没有表单：请设置 formJsonSchemaFilename 属性",
+                                    filename, task.sourceline, task_id))
+    for process in root.xpath("//bpmn:process", namespaces=NS):
+        for node in process.iter():
+            if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
+                continue
+            tag = _local(node)
+            # a split's name is its question; a parallel split asks none (bpmnlint's label-required
+            # exempts it too), and a gateway that only merges is not read by anyone
+            if tag == "parallelGateway" or (tag in _GATEWAY_TAGS and len(outgoing.get(node.get("id"), [])) < 2):
+                continue
+            if tag in _KIND_TITLES and not (node.get("name") or "").strip():
+                problems.append(Problem(f"{_KIND_TITLES[tag]}没有名称：请填写名称，办理人和督办人员看到的是名称",
+                                        filename, node.sourceline, node.get("id")))
+    return problems
+
+
 def _spec_problems(exc: ValidationException, tree, filename: str) -> Problem:
     element_id = getattr(exc, "id", None) or None
     line = exc.line_number if isinstance(getattr(exc, "line_number", None), int) else None
@@ -188,20 +389,27 @@ def _dmn_decisions(dmn_files: dict[str, bytes]) -> tuple[dict[str, str], list[Pr
 
 
 def parse_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None = None,
-               validate_xsd: bool = True) -> list[ParsedProcess]:
+               validate_xsd: bool = True, *, evaluate_timers: bool = True) -> list[ParsedProcess]:
     """Parse one BPMN file (with the DMN files it may use) into its executable processes.
 
     Raises BpmnInvalid with every problem found (XML, schema, structure, scripts, timers).
     """
-    processes, problems = check_bpmn(filename, content, dmn_files, validate_xsd)
+    processes, problems = check_bpmn(filename, content, dmn_files, validate_xsd,
+                                     evaluate_timers=evaluate_timers)
     if problems:
         raise BpmnInvalid(problems)
     return processes
 
 
 def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None = None,
-               validate_xsd: bool = True) -> tuple[list[ParsedProcess], list[Problem]]:
-    """The processes that parse, and every problem found; callers add their own checks (forms)."""
+               validate_xsd: bool = True, *, evaluate_timers: bool = True
+               ) -> tuple[list[ParsedProcess], list[Problem]]:
+    """The processes that parse, and every problem found; callers add their own checks (forms).
+
+    Besides parsing: scripts and conditions compile in the sandbox, exclusive gateways that split
+    have conditions, and (unless evaluate_timers is False: loading an already deployed version)
+    every timer expression evaluates. The modelling conventions are in check_conventions().
+    """
     try:
         tree = parse_xml(content, filename)
     except BpmnInvalid as exc:
@@ -213,12 +421,17 @@ def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None
             parser.add_dmn_xml(root, name)
         except ValidationException as exc:
             problems.append(Problem(f"DMN 无法解析：{exc}", name, None, getattr(exc, "id", None)))
+    gateway_problems = _gateway_checks(tree, filename)
+    timer_problems = _timer_checks(tree, filename) if evaluate_timers else []
     try:
         parser.add_bpmn_xml(tree, filename)
     except ValidationException as exc:
         problems.append(_spec_problems(exc, tree, filename))
-        return [], problems
+        return [], problems + gateway_problems + timer_problems
     problems.extend(_script_checks(tree, filename))
+    problems.extend(gateway_problems + timer_problems)
+    # SpiffWorkflow stops at the first flow without a condition; the gateway check lists them all
+    flows_reported = {p.element_id for p in gateway_problems}
 
     root = tree.getroot()
     processes = []
@@ -235,7 +448,9 @@ def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None
             spec = parser.get_spec(key)
             subprocess_specs = parser.get_subprocess_specs(key)
         except ValidationException as exc:
-            problems.append(_spec_problems(exc, tree, filename))
+            problem = _spec_problems(exc, tree, filename)
+            if problem.element_id not in flows_reported:
+                problems.append(problem)
             continue
         processes.append(_describe(key, proc_el, spec, subprocess_specs, decisions))
     return processes, problems
@@ -265,6 +480,13 @@ def _describe(key, proc_el, spec, subprocess_specs, decisions) -> ParsedProcess:
     for start in proc_el.xpath("./bpmn:startEvent", namespaces=NS):
         start_properties = _properties_of(start)
         break
+    messages = {m.get("id"): m.get("name") or m.get("id")
+                for m in proc_el.getroottree().getroot().xpath("//bpmn:message", namespaces=NS)}
+    start_messages = {messages.get(ref, ref): start.get("id")
+                      for start in proc_el.xpath("./bpmn:startEvent", namespaces=NS)
+                      for ref in start.xpath("./bpmn:messageEventDefinition/@messageRef", namespaces=NS)}
+    cycles = proc_el.xpath("./bpmn:startEvent/bpmn:timerEventDefinition/bpmn:timeCycle/text()", namespaces=NS)
+    start_cycle = cycles[0].strip().strip("'\"") if cycles else None
     for prop in ("formJsonSchemaFilename", "formUiSchemaFilename"):
         if start_properties.get(prop):
             forms.add(start_properties[prop])
@@ -277,7 +499,8 @@ def _describe(key, proc_el, spec, subprocess_specs, decisions) -> ParsedProcess:
         tasks=tasks, start_properties=start_properties,
         starter_groups=[g.strip() for g in starters.split(",") if g.strip()],
         has_timers=has_timers, referenced_forms=forms,
-        referenced_dmn={decisions[d] for d in used_decisions if d in decisions})
+        referenced_dmn={decisions[d] for d in used_decisions if d in decisions},
+        start_messages=start_messages, start_cycle=start_cycle)
 
 
 def _has_timer(event_definition) -> bool:
@@ -301,8 +524,18 @@ def load_process(definition_id: int, key: str, bpmn_xml: str, dmn_xml: dict[str,
         if cached is None:
             parsed = parse_bpmn(f"{key}.bpmn", bpmn_xml.encode("utf-8"),
                                 {k: v.encode("utf-8") for k, v in (dmn_xml or {}).items()},
-                                validate_xsd=False)
+                                validate_xsd=False, evaluate_timers=False)
             cached = next(p for p in parsed if p.key == key)
             _cache[definition_id] = cached
     return cached
 
+
+
+def cycle_period(cycle: str | None):
+    """The period of an ISO repeating interval such as "R/P7D" (a timer start's timeCycle), or None."""
+    if not cycle:
+        return None
+    try:
+        return TimerEventDefinition.parse_iso_recurring_interval(cycle.strip().strip("'\""))[2]
+    except Exception:  # noqa: BLE001 - a designer's malformed cycle: no schedule (validation reports it)
+        return None

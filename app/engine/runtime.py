@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import zlib
 from collections import OrderedDict
@@ -82,6 +83,9 @@ class ReadyTask:
     name: str
     lane: str | None
     limit: str | None = None   # the case limit in its data (limit_value + limit_unit), e.g. "15WD"
+    limit_start: str | None = None   # ISO time the case limit counts from (data `limit_start`), else now
+    groups: list[str] | None = None   # candidateGroups resolved from `${var}` placeholders, if any
+    due_in: str | None = None          # dueIn resolved from `${var}` placeholders, if any
 
 
 @dataclass
@@ -295,8 +299,7 @@ def _snapshot(workflow) -> tuple[set[str], set[str]]:
 
 def _result(workflow, before, fired=None) -> StepResult:
     ready_tasks, waiting = _scan(workflow)
-    ready = [ReadyTask(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
-                       t.task_spec.lane, _limit_of(t.data)) for t in ready_tasks]
+    ready = [_ready_task(t) for t in ready_tasks]
     timers = [WaitingTimer(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id, due)
               for t, _, due in waiting]
     events = [(e.event_definition.name, e.payload) for e in workflow.get_events()]
@@ -304,6 +307,39 @@ def _result(workflow, before, fired=None) -> StepResult:
         state=_dump(workflow), status=_status(workflow), ready=ready, timers=timers,
         ready_before=before[0], timers_before=before[1], fired=fired or [], events=events,
         data=_visible_data(workflow, ready_tasks), _workflow=workflow)
+
+
+_PLACEHOLDER = re.compile(r"\$\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}")
+
+
+def _ready_task(task) -> ReadyTask:
+    spec, data = task.task_spec, task.data
+    props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
+    groups = due_in = None
+    template = props.get("candidateGroups") or ""
+    if "${" in template:
+        groups = resolve_groups(template, data)
+    if "${" in (props.get("dueIn") or ""):
+        due_in = _PLACEHOLDER.sub(lambda m: str(data.get(m.group(1)) or ""), props["dueIn"]).strip() or None
+    start = data.get("limit_start")
+    return ReadyTask(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, spec.lane, _limit_of(data),
+                     start if isinstance(start, str) else None, groups, due_in)
+
+
+def resolve_groups(template: str, data: dict) -> list[str]:
+    """`candidateGroups="${handler_org}, dispatch"`: a placeholder takes a string or a list from the
+    task data; an empty or missing value drops out. Order kept, duplicates removed."""
+    groups: list[str] = []
+    for part in template.split(","):
+        part = part.strip()
+        match = _PLACEHOLDER.fullmatch(part)
+        values = [part] if match is None else data.get(match.group(1))
+        if isinstance(values, str):
+            values = [values]
+        for value in values or []:
+            if isinstance(value, str) and value.strip() and value.strip() not in groups:
+                groups.append(value.strip())
+    return groups
 
 
 def _limit_of(data: dict) -> str | None:
@@ -361,11 +397,36 @@ def check_data_keys(data: dict) -> list[str]:
 
 # --- actions ---------------------------------------------------------------------------------
 
-def start(process: ParsedProcess, data: dict) -> StepResult:
-    """Create a workflow with the start data and run it to its first wait state."""
+def start(process: ParsedProcess, data: dict, message: str | None = None) -> StepResult:
+    """Create a workflow with the start data and run it to its first wait state.
+
+    `message` starts it through the message start event of that name (one per intake channel);
+    a timer start event fires at once (the app's scheduler decided it is time). Raises NotWaiting
+    for a message no start event catches.
+    """
     workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=_script_engine)
     workflow.get_next_task(state=TaskState.READY).data.update(data)
-    _run_engine(workflow, workflow.do_engine_steps)
+
+    def run():
+        workflow.do_engine_steps()
+        if message is not None:
+            definition = _waiting_event_definition(workflow, message)
+            if definition is None:
+                raise NotWaiting(message)
+            workflow.send_event(BpmnEvent(definition, payload=None))
+            workflow.do_engine_steps()
+        elif process.start_cycle:
+            past = (utcnow() - timedelta(seconds=1)).isoformat()
+            for task, definition, _ in _scan(workflow)[1]:
+                if task.parent is not None and task.parent.task_spec.name == "Start":
+                    if isinstance(definition, CycleTimerEventDefinition):
+                        # once: the scheduler starts a new instance for each period
+                        task.internal_data["event_value"].update(next=past, cycles=1)
+                    else:
+                        task.internal_data["event_value"] = past
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+    _run_engine(workflow, run)
     return _result(workflow, (set(), set()))
 
 

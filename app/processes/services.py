@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app
@@ -22,6 +23,7 @@ from app.audit.models import AuditAction, AuditEvent
 from app.calendar import SHANGHAI, DurationError, parse_duration
 from app.auth.models import Group, User
 from app.auth.services import lane_group_names
+from app.cases import privacy
 from app.cases.models import Case, CaseStatus
 from app.db import set_committed, utcnow
 from app.deadlines import due
@@ -136,13 +138,16 @@ def _task_meta(process: engine.ParsedProcess) -> dict:
     for task in process.tasks.values():
         props = task.properties
         explicit = [g.strip() for g in props.get("candidateGroups", "").split(",") if g.strip()]
-        groups = lane_group_names(explicit or ([task.lane] if task.lane else []))
+        # `${handler_org}`: resolved from the task data when it becomes ready (engine.ReadyTask.groups)
+        dynamic = any("${" in g for g in explicit)
+        groups = [] if dynamic else lane_group_names(explicit or ([task.lane] if task.lane else []))
         try:
             priority = int(props.get("priority", 50))
         except ValueError:
             priority = 50
         tasks[task.bpmn_id] = {
             "name": task.name, "lane": task.lane, "candidate_groups": groups,
+            "candidate_template": props.get("candidateGroups") if dynamic else None,
             "assignee": props.get("assignee"), "form": props.get(FORM_PROPERTY),
             "ui_form": props.get(UI_PROPERTY), "instructions": task.instructions,
             "due_in": props.get("dueIn"), "warn_before": props.get("warnBefore"), "priority": priority,
@@ -192,7 +197,7 @@ def _duration_problems(process: engine.ParsedProcess, filename: str) -> list[eng
     for task in process.tasks.values():
         for prop in ("dueIn", "warnBefore"):
             value = task.properties.get(prop)
-            if value is None:
+            if value is None or "${" in value:   # a placeholder is resolved from the data at run time
                 continue
             try:
                 parse_duration(value)
@@ -248,6 +253,10 @@ def deploy_file(path: str | Path, *, actor: User | None = None, message: str | N
         db.session.add(AuditEvent(actor_id=row.deployed_by_id, action=AuditAction.DEPLOY, label=process.name,
                                   bpmn_id=process.key, data={"version": row.version, "file": path.name}))
         outcomes.append(DeployOutcome(path.name, process.key, row.version, created=True, warnings=warnings))
+    for process, _ in prepared.processes:
+        if process.start_cycle:   # started by the scheduler once per period
+            from app.processes.periodic import ensure_schedule
+            ensure_schedule(process.key, process.start_cycle)
     db.session.commit()
     return outcomes
 
@@ -298,14 +307,20 @@ def can_start(user: User, bundle: Bundle) -> bool:
     return user.is_admin or not starters or bool(user.group_names & set(starters))
 
 
-def validate_form(bundle: Bundle, form_path: str | None, data: dict) -> None:
-    """Raise FormInvalid (422) with per-field Chinese messages."""
+def validate_form(bundle: Bundle, form_path: str | None, data: dict) -> dict:
+    """The data with the form's top-level defaults filled in for fields not sent (as a form shows
+    them prefilled), validated. Raise FormInvalid (422) with per-field Chinese messages."""
     if not isinstance(data, dict):
         raise FormInvalid("表单数据必须是 JSON 对象")
+    schema = bundle.forms.get(form_path) if form_path else None
+    if schema is not None and isinstance(schema.get("properties"), dict):
+        defaults = {key: prop["default"] for key, prop in schema["properties"].items()
+                    if isinstance(prop, dict) and "default" in prop and key not in data}
+        if defaults:
+            data = {**defaults, **data}
     fields: dict[str, list[str]] = {}
     for key in engine.check_data_keys(data):
         fields[key] = ["字段名不可用（保留名或以下划线开头）"]
-    schema = bundle.forms.get(form_path) if form_path else None
     if schema is None:
         for key in data:
             fields.setdefault(key, []).append("此步骤没有表单，不接受数据")
@@ -319,6 +334,7 @@ def validate_form(bundle: Bundle, form_path: str | None, data: dict) -> None:
             fields.setdefault(path, []).extend(messages)
     if fields:
         raise FormInvalid(f"表单有 {len(fields)} 处需要修改", fields=fields)
+    return data
 
 
 # --- running actions ---------------------------------------------------------------------------
@@ -363,6 +379,8 @@ _INSERT_TASKS = sa.insert(_ht).returning(_ht.c.id, sort_by_parameter_order=True)
 _INSERT_CANDIDATES = sa.insert(_htc)
 _CLOSE_CASE = sa.update(_case).where(_case.c.id == sa.bindparam("b_id"))
 _INSERT_AUDIT = sa.insert(_audit)
+_SET_CASE_UNIT = sa.update(_case).where(_case.c.id == sa.bindparam("b_id"),
+                                        sa.or_(_case.c.unit.is_(None), _case.c.unit != sa.bindparam("b_unit")))
 _INSERT_JOBS = sa.insert(TimerJob.__table__)
 
 
@@ -414,6 +432,9 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
         _insert_tasks(conn, instance, bundle, new_tasks, now)
     if bundle.meta.get("has_timers") or result.timers_before:
         _sync_timers(instance, result, now)
+    unit = result.data.get("handler_org")
+    if isinstance(unit, str) and unit and instance.case_id is not None:   # the 承办单位 once dispatched
+        conn.execute(_SET_CASE_UNIT, {"b_id": instance.case_id, "b_unit": unit, "unit": unit})
     if result.status != "running" and instance.case_id is not None:
         conn.execute(_CLOSE_CASE, {"b_id": instance.case_id, "status": CaseStatus.CLOSED, "closed_at": now})
     events = list(audit or [])   # the end itself is instance.ended_at/status: not stored twice
@@ -432,7 +453,8 @@ def _insert_tasks(conn, instance: ProcessInstance, bundle: Bundle, ready: list, 
     for task in ready:
         meta = bundle.task_meta(task.bpmn_id)
         assignee_id = _assignee_id(meta.get("assignee"), instance)
-        recipe = due.deadline_for(meta, task.limit, now)
+        recipe = due.deadline_for({**meta, "due_in": task.due_in} if task.due_in else meta,
+                                  task.limit, now, task.limit_start)
         if recipe is not None:
             calendar = calendar or due.get_calendar()
             computed = due.compute(recipe, calendar)
@@ -441,7 +463,7 @@ def _insert_tasks(conn, instance: ProcessInstance, bundle: Bundle, ready: list, 
         rows.append({
             "instance_id": instance.id, "case_id": instance.case_id, "process_key": bundle.key,
             "spiff_task_id": task.spiff_task_id, "bpmn_id": task.bpmn_id, "name": task.name, "lane": task.lane,
-            "candidate_groups": meta.get("candidate_groups", []), "form": meta.get("form"),
+            "candidate_groups": task.groups or meta.get("candidate_groups", []), "form": meta.get("form"),
             "priority": meta.get("priority", 50), "status": TaskStatus.READY, "created_at": now,
             "assignee_id": assignee_id, "claimed_at": now if assignee_id else None,
             "completed_at": None, "completed_by_id": None, "due_at": computed.due_at, "warn_at": computed.warn_at,
@@ -525,37 +547,55 @@ def _case_number(case_id: int, now: datetime) -> str:
     return f"JM-{local:%Y}-{local:%m%d}-{case_id:06d}"
 
 
-def start_process(key: str, data: dict, actor: User) -> tuple[ProcessInstance, Case]:
-    """Start the latest version of a process with its start-form data.
+def start_message_for(bundle: Bundle, data: dict, message: str | None = None) -> str | None:
+    """The message start event a start goes through: the one named, else the one for the data's
+    `channel` (`<key>.<channel>`, one message start per intake channel); None for a plain start.
+    Raises FormInvalid when the process starts only by messages and none matches."""
+    names = bundle.process.start_messages
+    if not names:
+        return None
+    if message is None and isinstance(data.get("channel"), str):
+        message = f"{bundle.key}.{data['channel']}"
+    if message not in names:
+        raise FormInvalid("该流程按来源渠道启动，请选择有效的来源渠道",
+                          fields={"channel": [f"没有对应的开始事件（可选：{'、'.join(sorted(names))}）"]})
+    return message
+
+
+def start_process(key: str, data: dict, actor: User | None, message: str | None = None
+                  ) -> tuple[ProcessInstance, Case]:
+    """Start the latest version of a process with its start-form data (`actor` None: the system).
 
     Raises NotFound, Forbidden, FormInvalid (422), ProcessDefinitionError. Commits.
     """
     definition = get_latest_definition(key)
     bundle = get_bundle(definition.id)
-    if not can_start(actor, bundle):
+    if actor is not None and not can_start(actor, bundle):
         raise Forbidden("您不在可发起该流程的用户组中")
-    data = dict(data or {})
-    validate_form(bundle, bundle.meta.get("start_form"), data)
+    if actor is not None or bundle.meta.get("start_form"):   # the scheduler's own start data has no form
+        data = validate_form(bundle, bundle.meta.get("start_form"), dict(data or {}))
+    message = start_message_for(bundle, data, message)
     now = utcnow()
     case = Case(process_key=key, title=_text(data.get("title"), 200), channel=_text(data.get("channel"), 40),
                 district=_text(data.get("district"), 40), company_name=_text(data.get("company_name"), 200),
                 uscc=_text(data.get("uscc"), 18),
                 is_confidential=bool(data.get("hide_identity") or data.get("anonymous")),
-                created_at=now, created_by_id=actor.id)
+                created_at=now, created_by_id=actor.id if actor else None)
     db.session.add(case)
     db.session.flush()
     case.number = _case_number(case.id, now)
-    start_data = {**data, "case_number": case.number}
+    start_data = {**data, "case_number": case.number, "received_at": now.isoformat()}
     try:
-        result = engine.start(bundle.process, start_data)
+        result = engine.start(bundle.process, start_data, message)
     except engine.ScriptError as exc:
         db.session.rollback()
         raise script_error_response(exc) from None
+    actor_id = actor.id if actor else None
     instance = ProcessInstance(definition_id=bundle.id, case_id=case.id,
                                serializer_version=engine.runtime.SERIALIZER_VERSION,
-                               started_at=now, started_by_id=actor.id)
+                               started_at=now, started_by_id=actor_id)
     db.session.add(instance)
-    ctx = ActionContext(instance, bundle, actor.id, now)
+    ctx = ActionContext(instance, bundle, actor_id, now)
     apply_result(ctx, result, audit=[AuditEvent(action=AuditAction.START, label=bundle.name,
                                                 bpmn_id=bundle.key, data=data)])
     db.session.commit()
@@ -649,8 +689,9 @@ def can_view_instance(user: User, instance: ProcessInstance) -> bool:
     return db.session.execute(stmt).first() is not None
 
 
-def instance_details(instance: ProcessInstance) -> dict:
-    """Status, visible data, open tasks and history of one instance, as plain data."""
+def instance_details(instance: ProcessInstance, viewer: User | None = None) -> dict:
+    """Status, visible data, open tasks and history of one instance, as plain data, as `viewer` may
+    see it (a reporter's identity masked for those without the right, also in the history)."""
     bundle = get_bundle(instance.definition_id)
     data = {}
     if instance.status != InstanceStatus.CANCELLED:
@@ -664,5 +705,9 @@ def instance_details(instance: ProcessInstance) -> dict:
     actors = dict(db.session.execute(sa.select(User.id, User.username).where(User.id.in_(actor_ids))).all()) \
         if actor_ids else {}
     case = db.session.get(Case, instance.case_id) if instance.case_id else None
-    return {"instance": instance, "definition": bundle, "data": data, "open_tasks": open_tasks,
+    visible = privacy.guard(data, viewer, case, instance.id)
+    if visible is not data:   # masked: the history carries the same fields in its form data
+        history = [SimpleNamespace(**{**{c.key: getattr(e, c.key) for c in AuditEvent.__table__.columns},
+                                      "data": privacy.masked(e.data)}) for e in history]
+    return {"instance": instance, "definition": bundle, "data": visible, "open_tasks": open_tasks,
             "history": history, "actors": actors, "case": case}

@@ -11,6 +11,8 @@ from app import engine
 from app.audit.models import AuditAction, AuditEvent
 from app.auth.models import User
 from app.auth.services import get_user_by_username
+from app.cases import privacy
+from app.cases.models import Case
 from app.db import set_committed, utcnow
 from app.errors import AppError, Conflict, Forbidden, NotFound
 from app.extensions import db
@@ -97,8 +99,10 @@ def _held_by_other(task: HumanTask, hint: str = "") -> Conflict:
     return Conflict(f"任务已由 {holder.display_name if holder else '他人'} 认领{hint}", code="claimed_by_other")
 
 
-def task_details(task: HumanTask) -> dict:
-    """A task with its form (schema + UI schema), instructions and current data."""
+def task_details(task: HumanTask, viewer: User | None = None) -> dict:
+    """A task with its form (schema + UI schema), instructions and current data, as `viewer` may
+    see them: a reporter's identity is masked for those without the right (and the instructions are
+    rendered from the masked data); a view of it by those with the right is audited."""
     instance = db.session.get(ProcessInstance, task.instance_id)
     bundle = processes.get_bundle(instance.definition_id)
     meta = bundle.task_meta(task.bpmn_id)
@@ -106,6 +110,8 @@ def task_details(task: HumanTask) -> dict:
     if task.status == TaskStatus.READY:
         data = engine.read(bundle.process, instance.id, instance.rev,
                            processes.state_loader(instance))["task_data"].get(task.spiff_task_id, {})
+    case = db.session.get(Case, task.case_id) if task.case_id else None
+    data = privacy.guard(data, viewer, case, instance.id)
     return {
         "task": task, "instance": instance, "definition": bundle,
         "form_schema": bundle.forms.get(meta.get("form")) if meta.get("form") else None,
@@ -211,7 +217,7 @@ def complete_task(task_id: int, data: dict, user: User) -> HumanTask:
     instance_id = task.instance_id
     instance = processes.lock_instance(instance_id)
     bundle = processes.get_bundle(instance.definition_id)
-    processes.validate_form(bundle, task.form, data)
+    data = processes.validate_form(bundle, task.form, data)
     try:
         result = engine.complete_task(bundle.process, instance.id, instance.rev,
                                       processes.state_loader(instance), task.spiff_task_id, data)

@@ -1,7 +1,7 @@
 """Every bad input gets its clear error, and loses nothing."""
 from __future__ import annotations
 
-from tests.api.test_complaint_flow import REGISTER, START
+from tests.samples import REGISTER, START
 
 
 def _start(api, user="intake1"):

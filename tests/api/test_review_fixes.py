@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.api.test_complaint_flow import REGISTER, START
+from tests.samples import ASSESS, REGISTER, START
 from tests.conftest import deploy_fixture
 
 
@@ -88,10 +88,10 @@ def test_lanes_without_a_group_warn_and_a_redeploy_after_creating_it_offers_the_
     from app.auth.services import ensure_group
     from app.extensions import db
     from app.processes.services import deploy_folder
+    from app.seed import DEMO_GROUPS
     first = [o for o in deploy_folder() if o.key == "complaint"][0]
     assert first.created and any("受理员" in w or "intake" in w for w in first.warnings)
-    for name, title in (("intake", "受理员"), ("dispatch", "分拨员"), ("handler", "承办单位经办人"),
-                        ("callback", "回访员")):
+    for name, title, _ in DEMO_GROUPS:
         ensure_group(name, title, GroupKind.LANE)
     db.session.commit()
     second = [o for o in deploy_folder() if o.key == "complaint"][0]
@@ -136,5 +136,5 @@ def test_the_engine_cache_is_bypassed_when_another_node_moved_the_instance_on(se
     detail = api.get(f"/api/v1/tasks/{assess_id}", user="dispatch1").get_json()
     assert detail["data"]["in_scope"] is True              # read from the new state, not the stale cache
     resp = api.post(f"/api/v1/tasks/{assess_id}/complete", user="dispatch1",
-                    json={"data": {"urgency": "normal", "appeal_type": "complaint", "handler_org": "棠下镇人民政府"}})
+                    json={"data": ASSESS})
     assert resp.status_code == 200, resp.get_json()

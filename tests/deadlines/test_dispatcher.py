@@ -23,7 +23,7 @@ def test_a_bpmn_timer_fires_through_the_dispatcher(seeded, api):
     from app.extensions import db
     deploy_fixture("timer_escalation.bpmn")
     started = _start(api, "timer_escalation")
-    job = db.session.execute(sa.select(TimerJob)).scalar_one()
+    job = db.session.execute(sa.select(TimerJob).where(TimerJob.kind == "bpmn_timer")).scalar_one()
     report = dispatch_due_jobs(now=job.due_at + timedelta(seconds=1))
     assert (report.claimed, report.done) == (1, 1)
     inst = api.get(f"/api/v1/process-instances/{started['instance']['id']}", user="admin").get_json()
@@ -79,7 +79,7 @@ def test_a_dead_workers_claim_expires(seeded, api):
     from app.extensions import db
     deploy_fixture("timer_escalation.bpmn")
     _start(api, "timer_escalation")
-    job = db.session.execute(sa.select(TimerJob)).scalar_one()
+    job = db.session.execute(sa.select(TimerJob).where(TimerJob.kind == "bpmn_timer")).scalar_one()
     now = job.due_at + timedelta(seconds=1)
     assert claim_due_jobs(now, "dead-node", 10, 60) == [job.id]      # claimed, then the node dies
     assert dispatch_due_jobs(now=now + timedelta(seconds=30)).claimed == 0
@@ -91,6 +91,8 @@ def test_two_dispatcher_processes_run_each_of_300_due_jobs_exactly_once(seeded, 
     from app.deadlines.models import JobStatus, TimerJob
     from app.extensions import db
     deploy_fixture("sla_task.bpmn")
+    db.session.execute(sa.delete(TimerJob))   # the weekly problem-list start of the seeded diagrams
+    db.session.commit()
     for _ in range(100):
         _start(api, "sla_task")              # 3 jobs each: warn, overdue, and the BPMN timer of P30D
     db.session.execute(sa.update(TimerJob).values(due_at=sa.func.coalesce(TimerJob.created_at, TimerJob.due_at)))

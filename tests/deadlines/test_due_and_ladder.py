@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from tests.api.test_complaint_flow import REGISTER, START
 from tests.conftest import deploy_fixture
+from tests.samples import ASSESS, REGISTER, START
 
 CST = timezone(timedelta(hours=8))
 
@@ -42,10 +42,14 @@ def test_the_case_limit_in_data_sets_the_due_date_of_the_handling_task(seeded, a
     started = _start(api, "complaint", data={**START, "channel": "hotline_12345", "appeal_type": "consult"})
     api.post(f"/api/v1/tasks/{started['tasks'][0]['id']}/complete", user="intake1",
              json={"data": {**REGISTER, "channel": "hotline_12345", "appeal_type": "consult"}})
-    inst = api.get(f"/api/v1/process-instances/{started['instance']['id']}", user="admin").get_json()
-    assess = inst["open_tasks"][0]
-    api.post(f"/api/v1/tasks/{assess['id']}/complete", user="dispatch1",
-             json={"data": {"urgency": "normal", "appeal_type": "consult", "handler_org": "江海区科工商务局"}})
+    steps = [("dispatch1", {**ASSESS, "appeal_type": "consult"}), ("dispatch1", {"handler_org": "pj_gov"}),
+             ("handler_pj", {"sign_action": "sign", "signer": "区经办"}),
+             ("handler_pj", {"contact_time": "2025-09-26T16:00:00+08:00", "contact_method": "电话",
+                             "initial_opinion": "已联系。"})]
+    for user, data in steps:   # assess, dispatch, sign_in, first_contact
+        inst = api.get(f"/api/v1/process-instances/{started['instance']['id']}", user="admin").get_json()
+        done = api.post(f"/api/v1/tasks/{inst['open_tasks'][0]['id']}/complete", user=user, json={"data": data})
+        assert done.status_code == 200, done.get_json()
     inst = api.get(f"/api/v1/process-instances/{started['instance']['id']}", user="admin").get_json()
     handle = _task(inst["open_tasks"][0]["id"])
     assert handle.bpmn_id == "handle" and handle.deadline["steps"] == ["2WD"]
@@ -87,13 +91,16 @@ def test_the_ladder_climbs_once_per_rung_with_notifications_and_audit(seeded, ap
     assert notice.due_at == datetime(2025, 11, 7, 9, 0, tzinfo=CST)     # next working day, office opens
     dispatch_due_jobs(now=notice.due_at + timedelta(seconds=1))
     assert _task(task_id).escalation_step == "notice"
-    assert notes("notice") == 2                                          # the handler + a copy to the supervisor
+    from app.notifications.services import users_in_groups
+    supervisors = len(users_in_groups(["supervisor"]))
+    assert notes("notice") == 1 + supervisors                            # the handler + a copy to each supervisor
     later = db.session.execute(sa.select(TimerJob.kind, TimerJob.due_at).where(
         TimerJob.kind.in_(["supervise", "criticise"])).order_by(TimerJob.due_at)).all()
     assert [k for k, _ in later] == ["supervise", "criticise"]
     assert later[1][1] == datetime(2025, 11, 14, 23, 59, 59, tzinfo=CST)  # 5 WD after the notice
     dispatch_due_jobs(now=later[1][1] + timedelta(seconds=1))
-    assert _task(task_id).escalation_step == "criticise" and notes("supervise") == 2 and notes("criticise") == 2
+    assert _task(task_id).escalation_step == "criticise"
+    assert notes("supervise") == 1 + supervisors and notes("criticise") == 1 + supervisors
     inst = api.get(f"/api/v1/process-instances/{started['instance']['id']}", user="admin").get_json()
     rungs = [h["data"]["rung"] for h in inst["history"] if h["action"] == "escalate"]
     assert rungs == ["remind", "overdue", "notice", "supervise", "criticise"]

@@ -54,7 +54,7 @@ def test_a_due_timer_fires_with_an_injected_clock_and_escalates(users, api):
     deploy_fixture("timer_escalation.bpmn")
     started = _start(api, "timer_escalation")
     instance_id = started["instance"]["id"]
-    job = db.session.execute(db.select(TimerJob)).scalar_one()
+    job = db.session.execute(db.select(TimerJob).where(TimerJob.kind == "bpmn_timer")).scalar_one()
     assert job.status == "pending" and job.bpmn_id == "deadline"
     assert timedelta(minutes=59) < job.due_at - utcnow() <= timedelta(hours=1)
     assert fire_instance_timers(instance_id, now=utcnow()) == []          # not due yet
@@ -65,7 +65,7 @@ def test_a_due_timer_fires_with_an_injected_clock_and_escalates(users, api):
     assert inst["open_tasks"][0]["candidate_groups"] == ["supervisor"]
     assert [h["action"] for h in inst["history"]] == ["start", "timer"]
     db.session.expire_all()
-    assert db.session.execute(db.select(TimerJob)).scalar_one().status == "done"
+    assert db.session.execute(db.select(TimerJob).where(TimerJob.kind == "bpmn_timer")).scalar_one().status == "done"
     work = api.get(f"/api/v1/tasks/{started['tasks'][0]['id']}", user="intake1").get_json()
     assert work["status"] == "cancelled"
     assert fire_instance_timers(instance_id, now=job.due_at + timedelta(hours=5)) == []   # fires once
@@ -80,7 +80,7 @@ def test_completing_before_the_deadline_cancels_the_timer_job(users, api):
                     json={"data": {"note": "办结"}})
     assert resp.status_code == 200
     db.session.expire_all()
-    assert db.session.execute(db.select(TimerJob)).scalar_one().status == "cancelled"
+    assert db.session.execute(db.select(TimerJob).where(TimerJob.kind == "bpmn_timer")).scalar_one().status == "cancelled"
 
 
 def test_a_message_is_delivered_to_the_waiting_instance(users, api):

@@ -5,12 +5,11 @@ import threading
 
 import pytest
 
-from tests.api.test_complaint_flow import REGISTER, START
+from tests.samples import ASSESS, REGISTER, START
 from tests.server.conftest import Client
 
 pytestmark = pytest.mark.slow
 
-ASSESS = {"urgency": "normal", "appeal_type": "complaint", "handler_org": "棠下镇人民政府"}
 
 
 def _open_tasks(client, instance_id):
@@ -41,7 +40,7 @@ def test_sigkill_between_two_completions_loses_nothing(server):
     task_id = after["open_tasks"][0]["id"]
     r = c.call("POST", f"/api/v1/tasks/{task_id}/complete", "dispatch1", {"data": ASSESS})
     assert r.status_code == 200, r.text
-    assert [t["bpmn_id"] for t in _open_tasks(c, instance_id)["open_tasks"]] == ["handle"]
+    assert [t["bpmn_id"] for t in _open_tasks(c, instance_id)["open_tasks"]] == ["dispatch"]
 
 
 def test_two_completions_of_the_same_task_at_once_one_wins_one_gets_409(server):
