@@ -1,0 +1,1 @@
+"""The process designer: validate, deploy and version BPMN, compare versions, migrate instances, drafts."""
