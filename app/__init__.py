@@ -87,9 +87,11 @@ def register_engine(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.api import register_api
     from app.health import bp as health_bp
+    from app.web import register_web
 
     app.register_blueprint(health_bp)
     register_api(smorest_api, csrf)
+    register_web(app)
 
     @app.get("/")
     def home():

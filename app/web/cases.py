@@ -1,0 +1,75 @@
+"""The case page: summary, timeline, comments, attachments, open tasks and the diagram."""
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+
+from app.errors import AppError
+from app.web import services
+from app.web.attachments import ALLOWED_TEXT, UploadRefused
+
+bp = Blueprint("cases", __name__)
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _render(case_id: int, *, upload_error: str | None = None, comment_error: str | None = None, status=200):
+    page = services.case_page(case_id, _user())
+    return render_template("cases/show.html", page=page, upload_error=upload_error, comment_error=comment_error,
+                           allowed_types=ALLOWED_TEXT), status
+
+
+@bp.get("/cases/<int:case_id>")
+@login_required
+def show(case_id: int):
+    return _render(case_id)
+
+
+@bp.get("/cases/<int:case_id>/diagram.json")
+@login_required
+def diagram(case_id: int):
+    return jsonify(services.diagram(case_id, _user()))
+
+
+@bp.post("/cases/<int:case_id>/comments")
+@login_required
+def add_comment(case_id: int):
+    try:
+        services.add_comment(case_id, _user(), request.form.get("body", ""))
+    except AppError as exc:
+        if exc.status in (403, 404):
+            raise
+        return _render(case_id, comment_error=exc.message, status=400)
+    flash("意见已添加", "success")
+    return redirect(url_for("cases.show", case_id=case_id, _anchor="comments"), code=303)
+
+
+@bp.post("/cases/<int:case_id>/attachments")
+@login_required
+def upload(case_id: int):
+    services.get_visible_case(case_id, _user())
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _render(case_id, upload_error="请选择要上传的文件", status=400)
+    try:
+        row = services.add_attachment(_user(), upload, case_id=case_id)
+    except UploadRefused as exc:
+        return _render(case_id, upload_error=exc.message, status=exc.status)
+    flash(f"已上传附件“{row.filename}”", "success")
+    return redirect(url_for("cases.show", case_id=case_id, _anchor="attachments"), code=303)
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def download(attachment_id: int):
+    row = services.get_attachment_for(_user(), attachment_id)
+    response = send_file(io.BytesIO(row.content), mimetype=row.content_type, as_attachment=True,
+                         download_name=row.filename, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -1,0 +1,45 @@
+"""Chinese labels for the codes the pages show (SLA colours, audit actions, statuses)."""
+from __future__ import annotations
+
+from typing import Any
+
+SLA = {"green": "正常", "yellow": "预警", "orange": "环节超时", "red": "超期", "paused": "暂停计时", "none": "无时限"}
+SCOPES = {"all": "全部待办", "mine": "我的任务", "group": "组内待认领"}
+ACTIONS = {
+    "start": "发起流程", "claim": "认领任务", "unclaim": "退回任务", "delegate": "转办任务",
+    "complete": "办理完成", "timer": "定时触发", "message": "收到消息", "error": "流程异常",
+    "deploy": "部署流程", "escalate": "催办/督办", "pause": "暂停计时", "resume": "恢复计时",
+    "extend": "延期", "recalculate": "重新计算时限", "view_identity": "查阅身份信息", "end": "流程结束",
+}
+INSTANCE_STATUS = {"running": "办理中", "completed": "已办结", "error": "异常", "suspended": "已挂起",
+                   "cancelled": "已撤销"}
+CASE_STATUS = {"open": "办理中", "closed": "已办结", "error": "异常"}
+TASK_STATUS = {"ready": "待办", "completed": "已办理", "cancelled": "已取消"}
+NOTIFICATION_KINDS = {"remind": "催办", "notice": "催办通知书", "supervise": "督办", "criticise": "通报",
+                      "warn": "预警", "overdue": "超期", "assigned": "任务分派", "info": "通知"}
+
+
+def sla(state: str | None) -> str:
+    return SLA.get(state or "none", state or "")
+
+
+def action(code: str) -> str:
+    return ACTIONS.get(code, code)
+
+
+def value_text(value: Any, options: dict | None = None) -> str:
+    """A data value for people: 是/否, lists joined with 、, option titles instead of codes."""
+    options = options or {}
+    if value is True:
+        return "是"
+    if value is False:
+        return "否"
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return "、".join(value_text(v, options) for v in value) or "—"
+    if isinstance(value, dict):
+        return "；".join(f"{k}：{value_text(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, str) and value in options:
+        return options[value]
+    return str(value)

@@ -1,0 +1,41 @@
+"""The notifications page: the user's 催办/督办/分派 notices, newest first; mark read."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.notifications import services as notifications
+
+bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+
+
+def _page_number() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 100000))
+    except ValueError:
+        return 1
+
+
+@bp.get("")
+@login_required
+def index():
+    unread_only = request.args.get("unread") == "1"
+    page = notifications.list_notifications(current_user.id, unread_only=unread_only, page=_page_number())
+    pages = (page.total + page.per_page - 1) // page.per_page if page.total else 1
+
+    def page_url(number):
+        return url_for("notifications.index", page=number, **({"unread": "1"} if unread_only else {}))
+    return render_template("notifications/index.html", page=page, pages=pages, unread_only=unread_only,
+                           page_url=page_url)
+
+
+@bp.post("/read")
+@login_required
+def mark_read():
+    """Mark one notification (id=…) or all of them read."""
+    ids = [int(v) for v in request.form.getlist("id") if v.isdigit()]
+    changed = notifications.mark_read(current_user.id, ids or None)
+    if not ids:
+        flash(f"已将 {changed} 条通知标为已读", "success")
+    return redirect(url_for("notifications.index", **({"unread": "1"} if request.form.get("unread") else {})),
+                    code=303)
