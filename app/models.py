@@ -2,8 +2,11 @@
 from app.audit.models import AuditEvent  # noqa: F401
 from app.auth.models import ApiToken, Group, User, user_group  # noqa: F401
 from app.cases.models import Case  # noqa: F401
+from app.cases.records import Attachment, Comment  # noqa: F401
 from app.deadlines.models import Incident, TimerJob  # noqa: F401
 from app.processes.models import ProcessDefinition, ProcessInstance  # noqa: F401
 from app.tasks.models import HumanTask, HumanTaskCandidate  # noqa: F401
 from app.calendar.models import HolidayOverride  # noqa: F401
 from app.notifications.models import EmailMessage, Notification  # noqa: F401
+from app.designer.models import DesignerDraft  # noqa: F401
+from app.supervision.models import SUPERVISION_INDEXES  # noqa: F401  (indexes on human_task, case, audit_event)

@@ -4,9 +4,12 @@ from flask_wtf import CSRFProtect
 
 
 def register_api(api: Api, csrf: CSRFProtect) -> None:
-    from app.api import auth, definitions, instances, messages, notifications, tasks
+    from app.api import auth, definitions, designer, instances, messages, notifications, tasks
 
-    for module in (auth, definitions, tasks, instances, messages, notifications):
+    for module in (auth, definitions, tasks, instances, messages, notifications, designer):
         csrf.exempt(module.blp)   # bearer tokens, not cookies: no CSRF surface
         api.register_blueprint(module.blp, url_prefix="/api/v1" + module.PREFIX)
+    from app.api import supervision   # issue #6: 督办
+    csrf.exempt(supervision.blp)
+    api.register_blueprint(supervision.blp, url_prefix="/api/v1" + supervision.PREFIX)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})

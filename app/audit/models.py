@@ -25,6 +25,13 @@ class AuditAction:
     RESUME = "resume"
     EXTEND = "extend"
     RECALCULATE = "recalculate"   # due dates recomputed after a calendar change
+    REMIND = "remind"             # 催办 by a supervisor
+    SUPERVISE = "supervise"       # 督办 with a deadline (data: note, deadline)
+    REASSIGN = "reassign"         # a supervisor handed the task to another member of its groups
+    REFUSE_EXTENSION = "refuse_extension"   # an extension request refused (approval is EXTEND)
+    RETRY = "retry"               # a failed job or a script error retried
+    VIEW_IDENTITY = "view_identity"   # an allowed user saw a confidential reporter's identity (信访工作条例 §30)
+    MIGRATE = "migrate"           # a running instance moved to a newer version of its process
 
 
 class AuditEvent(db.Model):

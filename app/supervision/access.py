@@ -1,0 +1,123 @@
+"""Who may supervise what: an administrator sees everything; a supervisor sees the units they belong
+to; anyone else is refused. One place decides, and the lists, KPIs, exports and actions all use it.
+
+A task belongs to unit U when one of its candidate groups is U or U + "_head" (the unit's head), or
+when its case was dispatched to U (case.unit).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from app.auth.models import ROLE_SUPERVISOR, GroupKind, User
+from app.cases.models import Case
+from app.errors import Forbidden
+from app.extensions import db
+from app.tasks.models import HumanTask, HumanTaskCandidate
+
+HEAD_SUFFIX = "_head"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one user may see on the supervision pages."""
+
+    user: User
+    is_all: bool                 # an administrator
+    units: tuple[str, ...]       # the user's unit groups (names), for a supervisor
+
+    @property
+    def unit_groups(self) -> list[str]:
+        """The candidate-group names that put a task into one of the units (U and U_head)."""
+        return [name for unit in self.units for name in (unit, unit + HEAD_SUFFIX)]
+
+    def covers_unit(self, unit: str) -> bool:
+        return self.is_all or unit in self.units
+
+
+def supervision_scope(user: User | None) -> Scope:
+    """The user's scope. Raises Forbidden for anyone who is neither administrator nor supervisor."""
+    if user is None:
+        raise Forbidden("请先登录")
+    if user.is_admin:
+        return Scope(user, True, ())
+    if not user.has_role(ROLE_SUPERVISOR):
+        raise Forbidden("只有督办员或系统管理员可以使用督办功能")
+    units = tuple(sorted(g.name for g in user.groups if g.kind == GroupKind.UNIT))
+    return Scope(user, False, units)
+
+
+def unit_task_clause(units: list[str] | tuple[str, ...], *, case_joined: bool = False):
+    """SQL: the human_task row belongs to one of these units (candidate group U / U_head, or case.unit).
+
+    Correlated EXISTS, so the planner keeps driving the query from its own index (status, due_at or
+    the period) and checks each row, instead of listing every task the unit ever had. With
+    `case_joined`, the statement already joins "case" and case.unit is read from it.
+    """
+    units = list(units)
+    if not units:
+        return sa.false()
+    groups = [name for unit in units for name in (unit, unit + HEAD_SUFFIX)]
+    candidate = aliased(HumanTaskCandidate)
+    offered = sa.select(sa.literal(1)).select_from(candidate).where(
+        candidate.task_id == HumanTask.id, candidate.group_name.in_(groups)).exists()
+    if case_joined:
+        return sa.or_(Case.unit.in_(units), offered)
+    owner = aliased(Case)
+    dispatched = sa.select(sa.literal(1)).select_from(owner).where(
+        owner.id == HumanTask.case_id, owner.unit.in_(units)).exists()
+    return sa.or_(dispatched, offered)
+
+
+def unit_case_clause(units: list[str] | tuple[str, ...]):
+    """SQL: the case belongs to one of these units: it was dispatched to one (case.unit), or it has no
+    unit yet and one of its tasks is offered to one (candidate group U / U_head).
+
+    A dispatched case counts for its current unit only; its tasks still count for the unit they were
+    offered to (unit_task_clause). Checking the task groups only for cases without a unit keeps
+    PostgreSQL from hashing every task of the unit's history for each statement.
+    """
+    units = list(units)
+    if not units:
+        return sa.false()
+    groups = [name for unit in units for name in (unit, unit + HEAD_SUFFIX)]
+    task, candidate = aliased(HumanTask), aliased(HumanTaskCandidate)
+    offered = (sa.select(sa.literal(1)).select_from(task)
+               .join(candidate, candidate.task_id == task.id)
+               .where(task.case_id == Case.id, candidate.group_name.in_(groups)).exists())
+    return sa.or_(Case.unit.in_(units), sa.and_(Case.unit.is_(None), offered))
+
+
+def task_clause(scope: Scope, *, case_joined: bool = False):
+    """SQL restricting human_task rows to the scope (true for an administrator)."""
+    return sa.true() if scope.is_all else unit_task_clause(scope.units, case_joined=case_joined)
+
+
+def case_clause(scope: Scope):
+    """SQL restricting case rows to the scope (true for an administrator)."""
+    return sa.true() if scope.is_all else unit_case_clause(scope.units)
+
+
+def can_supervise_task(scope: Scope, task: HumanTask) -> bool:
+    """Is this one task inside the scope? (The same rule as task_clause, for a loaded row.)"""
+    if scope.is_all:
+        return True
+    if not scope.units:
+        return False
+    if set(task.candidate_groups or ()) & set(scope.unit_groups):
+        return True
+    if task.case_id is None:
+        return False
+    unit = db.session.execute(sa.select(Case.unit).where(Case.id == task.case_id)).scalar_one_or_none()
+    return unit in scope.units
+
+
+def can_supervise_case(scope: Scope, case_id: int | None) -> bool:
+    if scope.is_all:
+        return True
+    if case_id is None or not scope.units:
+        return False
+    stmt = sa.select(sa.literal(1)).select_from(Case).where(Case.id == case_id, unit_case_clause(scope.units))
+    return db.session.execute(stmt.limit(1)).first() is not None

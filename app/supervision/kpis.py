@@ -1,0 +1,621 @@
+"""KPI tiles over a period [start, end): each KPI is defined once in KPIS (id, Chinese name, the hover
+explanation, the formula) with the SQL that computes it over human_task, audit_event and case.
+
+Conventions, so the numbers mean the same everywhere:
+* "本期办结" = cases whose case.closed_at falls in the period; "本期受理" = case.created_at in it.
+* task rates count tasks completed in the period (human_task.completed_at); tasks without a due
+  date are left out of deadline rates (there is nothing to be on time for).
+* form answers are read from the audit trail: an audit_event with action "complete" carries the
+  submitted form data, with bpmn_id = the task id.
+* a supervisor's KPIs cover only their units; an administrator's everything. Task KPIs use the
+  lists' rule (access.unit_task_clause); case KPIs count a case for the unit it was dispatched to,
+  or, before dispatch, for the units its tasks are offered to (access.unit_case_clause).
+* durations in working hours use the business calendar's office hours (app/calendar).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from app.audit.models import AuditAction, AuditEvent
+from app.auth.models import User
+from app.calendar import SHANGHAI, BusinessCalendar
+from app.cases.models import Case, CaseStatus
+from app.db import utcnow
+from app.deadlines.due import get_calendar
+from app.errors import FormInvalid
+from app.extensions import db
+from app.supervision.access import Scope, case_clause, supervision_scope, task_clause
+from app.tasks.models import HumanTask, TaskStatus
+
+COMPLAINT, ONE_THING, DISPUTE = "complaint", "one_thing_transport", "dispute_escalation"
+PROCESS_TITLES = {COMPLAINT: "企业诉求/投诉举报", ONE_THING: "开办运输企业一件事", DISPUTE: "矛盾纠纷分级调处"}
+
+SATISFIED = ("satisfied", "basically_satisfied")
+# one_thing_transport: the bundle clock runs from 受理 (accept) to 统一出证 (handout), as the diagram's
+# start_bundle / finish_bundle scripts record it; the whole case also holds delivery, rating and the
+# 告知承诺 post-check (up to 60 days later), which are not part of "办成一件事" time.
+ONE_THING_COMMITTED = ("5WD", 5)        # bundle_limit in bpmn/one_thing_transport.bpmn (MOT/SAMR plan, 5 WD)
+ONE_THING_STATUTORY = (("企业设立登记", 3), ("道路货物运输经营许可", 20))   # WD: 登记条例 §19; 道路运输条例 §24 + 行政许可法 §82
+ON_THE_SPOT = timedelta(hours=1)        # 即办: Jiangmen's "1 小时内出证" target
+# dispute_escalation: the mediation tasks (form field `outcome`: 成功 / 部分 / 失败)
+MEDIATION_STEPS = ("labour_mediation", "mediate_village", "mediate_town", "mediate_county", "mediate_city")
+LADDER_STEPS = ("mediate_village", "mediate_town", "mediate_county", "mediate_city")
+GRASSROOTS_STEPS = ("mediate_village", "mediate_town")
+ESCALATING_STEPS = ("mediate_village", "mediate_town", "mediate_county")   # a failure here goes one level up
+LEVEL_TIMERS = ("timer_village", "timer_town", "timer_county")             # boundary timers: automatic 提级
+SETTLED = "成功"
+
+
+@dataclass
+class Period:
+    start: datetime
+    end: datetime
+    now: datetime
+
+    @property
+    def as_of(self) -> datetime:
+        """The instant a snapshot KPI is taken at: the end of the period, or now if that is earlier."""
+        return min(self.end, self.now)
+
+
+@dataclass
+class Ctx:
+    scope: Scope
+    period: Period
+    calendar: BusinessCalendar
+    cache: dict = field(default_factory=dict)   # rows several KPIs share, read once per computation
+
+
+@dataclass
+class Value:
+    value: float | int | dict | None
+    numerator: float | int | None = None
+    denominator: float | int | None = None
+
+
+@dataclass(frozen=True)
+class Kpi:
+    id: str
+    process: str
+    name: str
+    explanation: str     # the hover text
+    formula: str
+    unit: str            # "%", "件", "工作小时", "时限"
+    compute: Callable[[Ctx], Value]
+
+
+# --- building blocks ----------------------------------------------------------------------------
+# Several KPIs read the same rows (the facts of the cases closed in the period, the completions of
+# a few steps); each such read runs once per computation and is kept in ctx.cache, so the 19 tiles
+# cost about a dozen statements. Every statement is driven by an index on the period (see
+# bench/dashboard_bench.py for the plans), never by a table's whole history.
+
+def _rate(num, den) -> Value:
+    num, den = int(num or 0), int(den or 0)
+    return Value(round(num / den, 4) if den else None, num, den)
+
+
+def _cached(ctx: Ctx, key: str, read: Callable[[Ctx], object]):
+    if key not in ctx.cache:
+        ctx.cache[key] = read(ctx)
+    return ctx.cache[key]
+
+
+def _in_period(column, period: Period):
+    return sa.and_(column >= period.start, column < period.end)
+
+
+def _closed_in_period(ctx: Ctx, process: str) -> list:
+    """WHERE clauses: the process's cases closed in the period, inside the user's scope."""
+    return [Case.process_key == process, Case.status == CaseStatus.CLOSED, _in_period(Case.closed_at, ctx.period),
+            case_clause(ctx.scope)]
+
+
+def _json_text(model, key: str):
+    return model.data[key].as_string()
+
+
+def _json_true(model, key: str):
+    # JSON true reads back as '1' on SQLite (json_extract gives 1) and 'true' on PostgreSQL (->>)
+    return model.data[key].as_string().in_(("true", "1"))
+
+
+def _flag(condition):
+    """A 0/1 column from a condition (EXISTS is an integer on SQLite and a boolean on PostgreSQL)."""
+    return sa.case((condition, 1), else_=0)
+
+
+def _sum(condition):
+    return sa.func.coalesce(sa.func.sum(_flag(condition)), 0)
+
+
+TIMED_STEPS = {COMPLAINT: ("sign_in", "first_contact")}
+
+
+def _step_timeliness(ctx: Ctx, process: str) -> dict[str, tuple[int, int]]:
+    """{step: (completed by the due date, completed)} for the process's timed steps (TIMED_STEPS)
+    completed in the period with a due date: one statement for all of them."""
+    def read(ctx):
+        rows = db.session.execute(
+            sa.select(HumanTask.bpmn_id, _sum(HumanTask.completed_at <= HumanTask.due_at), sa.func.count(HumanTask.id))
+            .where(HumanTask.process_key == process, _in_period(HumanTask.completed_at, ctx.period),
+                   HumanTask.bpmn_id.in_(TIMED_STEPS[process]), HumanTask.status == TaskStatus.COMPLETED,
+                   HumanTask.due_at.is_not(None), task_clause(ctx.scope))
+            .group_by(HumanTask.bpmn_id)).all()
+        return {bpmn_id: (on_time, total) for bpmn_id, on_time, total in rows}
+    return _cached(ctx, f"timeliness:{process}", read)
+
+
+def _on_time_tasks(ctx: Ctx, process: str, bpmn_id: str) -> Value:
+    """Completed tasks of one step completed by their due date / completed tasks with a due date."""
+    return _rate(*_step_timeliness(ctx, process).get(bpmn_id, (0, 0)))
+
+
+def _complaint_answers(ctx: Ctx) -> dict:
+    """Counts over the sign-in and call-back forms submitted in the period (task ⋈ audit): one statement."""
+    def read(ctx):
+        action, satisfaction = _json_text(AuditEvent, "sign_action"), _json_text(AuditEvent, "satisfaction")
+        is_sign_in, is_callback = AuditEvent.bpmn_id == "sign_in", AuditEvent.bpmn_id == "callback"
+        row = db.session.execute(
+            sa.select(_sum(is_sign_in), _sum(sa.and_(is_sign_in, action == "return")),
+                      _sum(sa.and_(is_callback, satisfaction.is_not(None))),
+                      _sum(sa.and_(is_callback, satisfaction.in_(SATISFIED))))
+            .select_from(HumanTask).join(AuditEvent, AuditEvent.human_task_id == HumanTask.id)
+            # both sides bounded by their own index: a completion's audit event carries the same instant
+            .where(HumanTask.process_key == COMPLAINT, _in_period(HumanTask.completed_at, ctx.period),
+                   HumanTask.bpmn_id.in_(["sign_in", "callback"]), task_clause(ctx.scope),
+                   AuditEvent.bpmn_id.in_(["sign_in", "callback"]), AuditEvent.action == AuditAction.COMPLETE,
+                   _in_period(AuditEvent.at, ctx.period))).one()
+        return {"sign_ins": row[0], "returns": row[1], "rated_callbacks": row[2], "satisfied": row[3]}
+    return _cached(ctx, "complaint_answers", read)
+
+
+@dataclass
+class ClosedComplaint:
+    created_at: datetime
+    closed_at: datetime
+    handles: int
+    called_back: bool
+    asked_extension: bool
+    final_reply_on_time: bool | None   # None: no completed reply with a due date
+
+
+def _grouped_by_case(model, case_ids, columns, where) -> dict[int, tuple]:
+    """{case id: aggregates} over the rows of `model` (human_task or audit_event) of these cases.
+
+    A grouped pass driven by the case ids (the case_id index), not a correlated EXISTS per case:
+    PostgreSQL turns such an EXISTS into a hash of every matching row in history.
+    """
+    rows = db.session.execute(sa.select(model.case_id, *columns).where(model.case_id.in_(case_ids), *where)
+                              .group_by(model.case_id)).all()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def _closed_complaints(ctx: Ctx) -> list[ClosedComplaint]:
+    """The facts of each complaint case closed in the period: three statements (the cases, a grouped
+    pass over their handle / reply / callback tasks, one over their handle forms), merged by case id."""
+    def read(ctx):
+        closed = _closed_in_period(ctx, COMPLAINT)
+        ids = sa.select(Case.id).where(*closed)
+        cases = db.session.execute(sa.select(Case.id, Case.created_at, Case.closed_at).where(*closed)).all()
+        t = HumanTask
+        done = t.status == TaskStatus.COMPLETED
+
+        def latest(condition):
+            return sa.func.max(sa.case((sa.and_(t.bpmn_id == "reply", done, condition), t.completed_at)))
+        last, last_late, last_untimed = latest(sa.true()), latest(t.completed_at > t.due_at), latest(t.due_at.is_(None))
+        # the final reply decides: none or without a due date → NULL (left out), late → 0, else 1
+        final_on_time = sa.case((last.is_(None), None), (last_untimed == last, None), (last_late == last, 0), else_=1)
+        tasks = _grouped_by_case(t, ids, [_sum(sa.and_(t.bpmn_id == "handle", done)),
+                                          sa.func.max(_flag(sa.and_(t.bpmn_id == "callback", done))), final_on_time],
+                                 [t.bpmn_id.in_(["handle", "reply", "callback"])])
+        # a case's forms were submitted between its receipt and the end of the period: bounds that keep
+        # the planner on this period's rows instead of every handle form in history
+        first = min((created for _, created, _ in cases), default=ctx.period.start)
+        extended = _grouped_by_case(AuditEvent, ids, [sa.func.count(AuditEvent.id)],
+                                    [AuditEvent.bpmn_id == "handle", AuditEvent.action == AuditAction.COMPLETE,
+                                     AuditEvent.at >= first, AuditEvent.at < ctx.period.end,
+                                     _json_true(AuditEvent, "need_extension")])
+        result = []
+        for case_id, created, closed_at in cases:
+            handles, called_back, on_time = tasks.get(case_id, (0, 0, None))
+            result.append(ClosedComplaint(created, closed_at, int(handles or 0), bool(called_back),
+                                          case_id in extended, None if on_time is None else bool(on_time)))
+        return result
+    return _cached(ctx, "closed_complaints", read)
+
+
+def _closed_share(ctx: Ctx, predicate: Callable[[ClosedComplaint], bool]) -> Value:
+    cases = _closed_complaints(ctx)
+    return _rate(sum(1 for c in cases if predicate(c)), len(cases))
+
+
+class OfficeClock:
+    """Working hours between two instants with the calendar's office hours: O(1) per pair after a
+    per-day prefix sum, so an average over tens of thousands of cases stays cheap."""
+
+    def __init__(self, calendar: BusinessCalendar):
+        self.calendar = calendar
+        self._periods = [(b.hour * 3600 + b.minute * 60 + b.second, e.hour * 3600 + e.minute * 60 + e.second)
+                         for b, e in calendar.office_hours]
+        self._office_day = float(sum(e - b for b, e in self._periods))
+        self._origin: int | None = None       # date ordinal of prefix[0]
+        self._prefix: list[float] = [0.0]     # office seconds on the days before origin + i
+        self._working: dict[int, bool] = {}
+
+    def _is_working(self, ordinal: int) -> bool:
+        working = self._working.get(ordinal)
+        if working is None:
+            working = self._working[ordinal] = self.calendar.is_working_day(date.fromordinal(ordinal)).is_working
+        return working
+
+    def _before(self, ordinal: int) -> float:
+        if self._origin is None or ordinal < self._origin:
+            self._origin, self._prefix = ordinal - 31, [0.0]
+        index = ordinal - self._origin
+        prefix = self._prefix
+        while len(prefix) <= index:
+            previous = self._origin + len(prefix) - 1
+            prefix.append(prefix[-1] + (self._office_day if self._is_working(previous) else 0.0))
+        return prefix[index]
+
+    def _cumulative(self, instant: datetime) -> float:
+        local = instant.astimezone(self.calendar.tz)
+        ordinal = local.toordinal()
+        total = self._before(ordinal)
+        if self._is_working(ordinal):
+            clock = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+            for begin, end in self._periods:
+                if clock > begin:
+                    total += min(clock, end) - begin
+        return total
+
+    def hours_between(self, start: datetime, end: datetime) -> float:
+        return max(self._cumulative(end) - self._cumulative(start), 0.0) / 3600
+
+
+def _p90(values: list[float]) -> float | None:
+    """Nearest-rank 90th percentile."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(math.ceil(0.9 * len(ordered)) - 1, 0)]
+
+
+# --- Process A: complaint ------------------------------------------------------------------------
+
+def k_sign_in_on_time(ctx: Ctx) -> Value:
+    return _on_time_tasks(ctx, COMPLAINT, "sign_in")
+
+
+def k_first_contact_on_time(ctx: Ctx) -> Value:
+    return _on_time_tasks(ctx, COMPLAINT, "first_contact")
+
+
+def k_closed_on_time(ctx: Ctx) -> Value:
+    """Closed cases whose final reply was completed by its due date / closed cases with a timed reply."""
+    timed = [c for c in _closed_complaints(ctx) if c.final_reply_on_time is not None]
+    return _rate(sum(1 for c in timed if c.final_reply_on_time), len(timed))
+
+
+def k_close_rate(ctx: Ctx) -> Value:
+    """Of the cases received in the period, how many were closed by its end."""
+    closed = sa.and_(Case.status == CaseStatus.CLOSED, Case.closed_at < ctx.period.end)
+    num, den = db.session.execute(sa.select(_sum(closed), sa.func.count(Case.id)).where(
+        Case.process_key == COMPLAINT, _in_period(Case.created_at, ctx.period), case_clause(ctx.scope))).one()
+    return _rate(num, den)
+
+
+def k_overdue_count(ctx: Ctx) -> Value:
+    """Tasks open at the end of the period (or now, if earlier) and past their due date then."""
+    at = ctx.period.as_of
+    common = [HumanTask.process_key == COMPLAINT, HumanTask.due_at < at, HumanTask.created_at < at,
+              sa.or_(HumanTask.paused_at.is_(None), HumanTask.paused_at > HumanTask.due_at), task_clause(ctx.scope)]
+    # still open now: the (status, due_at) index
+    count = db.session.execute(sa.select(sa.func.count(HumanTask.id)).where(
+        HumanTask.status == TaskStatus.READY, *common)).scalar_one()
+    if at < ctx.period.now:   # a past moment: also those finished (or cancelled) since
+        count += db.session.execute(sa.select(sa.func.count(HumanTask.id)).where(
+            HumanTask.status != TaskStatus.READY, HumanTask.completed_at >= at, *common)).scalar_one()
+    return Value(count, count, None)
+
+
+def k_average_duration(ctx: Ctx) -> Value:
+    """Average working hours from receipt (case.created_at) to closing (case.closed_at)."""
+    cases = _closed_complaints(ctx)
+    if not cases:
+        return Value(None, None, 0)
+    clock = OfficeClock(ctx.calendar)
+    total = sum(clock.hours_between(c.created_at, c.closed_at) for c in cases)
+    return Value(round(total / len(cases), 1), round(total, 1), len(cases))
+
+
+def k_extension_rate(ctx: Ctx) -> Value:
+    return _closed_share(ctx, lambda c: c.asked_extension)
+
+
+def k_return_rate(ctx: Ctx) -> Value:
+    answers = _complaint_answers(ctx)
+    return _rate(answers["returns"], answers["sign_ins"])
+
+
+def k_redo_rate(ctx: Ctx) -> Value:
+    return _closed_share(ctx, lambda c: c.handles > 1)
+
+
+def k_callback_rate(ctx: Ctx) -> Value:
+    return _closed_share(ctx, lambda c: c.called_back)
+
+
+def k_satisfaction(ctx: Ctx) -> Value:
+    answers = _complaint_answers(ctx)
+    return _rate(answers["satisfied"], answers["rated_callbacks"])
+
+
+# --- Process B: one_thing_transport --------------------------------------------------------------
+
+def _bundle_times(ctx: Ctx) -> list[tuple[datetime, datetime]]:
+    """(accepted, handed out) of the cases whose certificates were handed out in the period."""
+    return _cached(ctx, "bundle_times", _read_bundle_times)
+
+
+def _read_bundle_times(ctx: Ctx) -> list[tuple[datetime, datetime]]:
+    h, a = aliased(HumanTask), aliased(HumanTask)
+    accepted = (sa.select(sa.func.min(a.completed_at)).where(
+        a.case_id == h.case_id, a.bpmn_id == "accept", a.status == TaskStatus.COMPLETED).scalar_subquery())
+    stmt = (sa.select(accepted, h.completed_at)
+            .where(h.process_key == ONE_THING, h.bpmn_id == "handout", h.status == TaskStatus.COMPLETED,
+                   _in_period(h.completed_at, ctx.period)))
+    if not ctx.scope.is_all:
+        stmt = stmt.where(h.case_id.in_(sa.select(Case.id).where(case_clause(ctx.scope))))
+    return [(start, end) for start, end in db.session.execute(stmt).all() if start is not None]
+
+
+def _bundle_hours(ctx: Ctx) -> list[float]:
+    def read(ctx):
+        clock = OfficeClock(ctx.calendar)
+        return [clock.hours_between(start, end) for start, end in _bundle_times(ctx)]
+    return _cached(ctx, "bundle_hours", read)
+
+
+def k_on_the_spot(ctx: Ctx) -> Value:
+    times = _bundle_times(ctx)
+    return _rate(sum(1 for start, end in times if end - start <= ON_THE_SPOT), len(times))
+
+
+def k_bundle_average(ctx: Ctx) -> Value:
+    values = _bundle_hours(ctx)
+    if not values:
+        return Value(None, None, 0)
+    return Value(round(sum(values) / len(values), 1), round(sum(values), 1), len(values))
+
+
+def k_bundle_p90(ctx: Ctx) -> Value:
+    values = _bundle_hours(ctx)
+    p90 = _p90(values)
+    return Value(round(p90, 1) if p90 is not None else None, None, len(values))
+
+
+def k_supplement_rate(ctx: Ctx) -> Value:
+    received = [Case.process_key == ONE_THING, _in_period(Case.created_at, ctx.period), case_clause(ctx.scope)]
+    total = db.session.execute(sa.select(sa.func.count(Case.id)).where(*received)).scalar_one()
+    supplemented = _grouped_by_case(HumanTask, sa.select(Case.id).where(*received), [sa.func.count(HumanTask.id)],
+                                    [HumanTask.bpmn_id == "supplement", HumanTask.status == TaskStatus.COMPLETED])
+    return _rate(len(supplemented), total)
+
+
+def k_time_limit_compression(ctx: Ctx) -> Value:
+    committed_text, committed = ONE_THING_COMMITTED
+    statutory = sum(days for _, days in ONE_THING_STATUTORY)
+    return Value({"committed": committed_text, "committed_days": committed,
+                  "statutory": f"{statutory}WD", "statutory_days": statutory,
+                  "compression": round(1 - committed / statutory, 4)}, committed, statutory)
+
+
+# --- Process C: dispute_escalation ---------------------------------------------------------------
+
+@dataclass
+class ClosedDispute:
+    mediated: bool        # reached a mediation task (labour or a level of the ladder)
+    on_ladder: bool       # went through the village → town → county → city ladder
+    settled: bool         # a mediation ended 成功
+    settled_low: bool     # … at village or town level
+    escalated: bool       # a level timer fired, or a village/town/county mediation failed
+
+
+def _closed_disputes(ctx: Ctx) -> list[ClosedDispute]:
+    """The facts of each dispute closed in the period: grouped passes over its tasks and its audit
+    events (mediation outcomes, level timers), merged by case id."""
+    def read(ctx):
+        closed = _closed_in_period(ctx, DISPUTE)
+        ids = sa.select(Case.id).where(*closed)
+        case_ids = db.session.execute(ids).scalars().all()
+        t, a = HumanTask, AuditEvent
+        tasks = _grouped_by_case(t, ids, [sa.func.max(_flag(t.bpmn_id.in_(LADDER_STEPS)))],
+                                 [t.bpmn_id.in_(MEDIATION_STEPS)])
+        outcome = _json_text(a, "outcome")
+        completed = a.action == AuditAction.COMPLETE
+        events = _grouped_by_case(a, ids, [
+            sa.func.max(_flag(sa.and_(completed, outcome == SETTLED))),
+            sa.func.max(_flag(sa.and_(completed, a.bpmn_id.in_(GRASSROOTS_STEPS), outcome == SETTLED))),
+            sa.func.max(_flag(sa.or_(sa.and_(a.action == AuditAction.TIMER, a.bpmn_id.in_(LEVEL_TIMERS)),
+                                     sa.and_(completed, a.bpmn_id.in_(ESCALATING_STEPS), outcome != SETTLED))))],
+            [a.bpmn_id.in_([*MEDIATION_STEPS, *LEVEL_TIMERS]), a.action.in_([AuditAction.COMPLETE, AuditAction.TIMER])])
+        result = []
+        for case_id in case_ids:
+            on_ladder = tasks.get(case_id)
+            settled, settled_low, escalated = events.get(case_id, (0, 0, 0))
+            result.append(ClosedDispute(on_ladder is not None, bool(on_ladder and on_ladder[0]), bool(settled),
+                                        bool(settled_low), bool(escalated)))
+        return result
+    return _cached(ctx, "closed_disputes", read)
+
+
+def k_mediation_success(ctx: Ctx) -> Value:
+    mediated = [d for d in _closed_disputes(ctx) if d.mediated]
+    return _rate(sum(d.settled for d in mediated), len(mediated))
+
+
+def k_grassroots_rate(ctx: Ctx) -> Value:
+    mediated = [d for d in _closed_disputes(ctx) if d.mediated]
+    return _rate(sum(d.settled_low for d in mediated), len(mediated))
+
+
+def k_escalation_rate(ctx: Ctx) -> Value:
+    ladder = [d for d in _closed_disputes(ctx) if d.on_ladder]
+    return _rate(sum(d.escalated for d in ladder), len(ladder))
+
+
+# --- the registry --------------------------------------------------------------------------------
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("sign_in_on_time", COMPLAINT, "按时签收率",
+        "承办单位在签收时限内签收（或退回）工单的比例。统计本期完成的“签收”环节，没有时限的不计。",
+        "按时完成的签收环节数 ÷ 本期完成且有时限的签收环节数", "%", k_sign_in_on_time),
+    Kpi("first_contact_on_time", COMPLAINT, "首次响应及时率",
+        "承办单位在首次响应时限内联系诉求人的比例（中小企业诉求“60 分钟响应”）。",
+        "按时完成的首次联系环节数 ÷ 本期完成且有时限的首次联系环节数", "%", k_first_contact_on_time),
+    Kpi("closed_on_time", COMPLAINT, "按期办结率",
+        "本期办结的工单中，最后一次答复在答复时限内作出的比例；未经答复即结束的工单（不予受理、合并）不计。",
+        "最后一次答复按期的办结工单数 ÷ 有答复时限的本期办结工单数", "%", k_closed_on_time),
+    Kpi("close_rate", COMPLAINT, "办结率",
+        "本期受理的工单中，截至期末已经办结的比例。",
+        "本期受理且期末前办结的工单数 ÷ 本期受理工单数", "%", k_close_rate),
+    Kpi("overdue_count", COMPLAINT, "超期件数",
+        "期末（或当前，取较早者）仍未办理、且已超过办理时限的环节数，每个环节计一次；暂停计时中的不计。",
+        "期末在办且办理时限早于期末的环节数", "件", k_overdue_count),
+    Kpi("average_duration", COMPLAINT, "平均办理时长",
+        "本期办结的工单从受理到办结所用的工作时间（按工作日历的办公时间计，节假日和下班时间不计）。",
+        "Σ(办结时间 − 受理时间，工作小时) ÷ 本期办结工单数", "工作小时", k_average_duration),
+    Kpi("extension_rate", COMPLAINT, "延期率",
+        "本期办结的工单中，承办单位在办理环节申请过延期的比例。",
+        "办理环节提交“需要延期”的办结工单数 ÷ 本期办结工单数", "%", k_extension_rate),
+    Kpi("return_rate", COMPLAINT, "退单率",
+        "本期提交的签收中，承办单位选择“退回”的比例；不当退单是问责情形之一。",
+        "签收结果为退回的次数 ÷ 本期签收提交次数", "%", k_return_rate),
+    Kpi("redo_rate", COMPLAINT, "重办率",
+        "本期办结的工单中，办理环节办理了两次及以上（审核退回或回访不满意后重办）的比例。",
+        "办理环节完成两次及以上的办结工单数 ÷ 本期办结工单数", "%", k_redo_rate),
+    Kpi("callback_rate", COMPLAINT, "回访率",
+        "本期办结的工单中完成回访的比例（中小企业诉求要求回访率 100%）。",
+        "完成回访的办结工单数 ÷ 本期办结工单数", "%", k_callback_rate),
+    Kpi("satisfaction_rate", COMPLAINT, "满意率",
+        "本期回访中，诉求人评价为“满意”或“基本满意”的比例。",
+        "满意与基本满意的回访数 ÷ 本期有满意度评价的回访数", "%", k_satisfaction),
+    Kpi("on_the_spot_rate", ONE_THING, "即办率",
+        "本期统一出证的件中，自受理起 1 小时内出证的比例（江门“1 小时内出证”目标）。",
+        "受理后 1 小时内统一出证的件数 ÷ 本期统一出证件数", "%", k_on_the_spot),
+    Kpi("bundle_average_hours", ONE_THING, "平均办理用时",
+        "本期统一出证的件从受理到统一出证的平均工作时间（补正在受理前，不计入）。",
+        "Σ(出证时间 − 受理时间，工作小时) ÷ 本期统一出证件数", "工作小时", k_bundle_average),
+    Kpi("bundle_p90_hours", ONE_THING, "办理用时 P90",
+        "本期统一出证的件中，90% 的件在此工作时间内出证（最近秩法）。",
+        "受理至出证工作小时数的第 90 百分位", "工作小时", k_bundle_p90),
+    Kpi("supplement_rate", ONE_THING, "补正率",
+        "本期申请的件中，收件预审后需要一次性告知补正材料的比例。",
+        "完成过补正环节的件数 ÷ 本期申请件数", "%", k_supplement_rate),
+    Kpi("time_limit_compression", ONE_THING, "承诺时限 vs 法定时限",
+        "“一件事”承诺时限（5 个工作日）与各事项法定时限之和（企业设立登记 3 个工作日 + 道路货物运输经营许可 20 个工作日）的对比及压缩比例。",
+        "压缩比例 = 1 − 承诺时限 ÷ 法定时限之和", "时限", k_time_limit_compression),
+    Kpi("mediation_success_rate", DISPUTE, "调解成功率",
+        "本期结案且进入调解的纠纷中，任一级（含劳动争议调解）调解结果为“成功”的比例。",
+        "调解成功的结案纠纷数 ÷ 本期结案且进入调解的纠纷数", "%", k_mediation_success),
+    Kpi("grassroots_rate", DISPUTE, "基层化解率",
+        "本期结案且进入调解的纠纷中，在村（社区）或镇（街）一级调解成功的比例（“小事不出村、大事不出镇”）。",
+        "村级或镇级调解成功的结案纠纷数 ÷ 本期结案且进入调解的纠纷数", "%", k_grassroots_rate),
+    Kpi("escalation_rate", DISPUTE, "提级率",
+        "本期结案的分级调处纠纷中，至少提级一次（本级时限届满自动提级，或本级调解不成提交上一级）的比例。",
+        "至少提级一次的结案纠纷数 ÷ 本期结案的分级调处纠纷数", "%", k_escalation_rate),
+)
+KPI_BY_ID = {k.id: k for k in KPIS}
+PROCESSES = tuple(dict.fromkeys(k.process for k in KPIS))
+
+
+# --- the entry point ----------------------------------------------------------------------------
+
+def parse_period(start, end, now: datetime | None = None) -> Period:
+    """A period from dates (local days, the end day excluded) or aware datetimes. Raises FormInvalid (422)."""
+    now = now or utcnow()
+    fields = {}
+    bounds = []
+    for name, value in (("start", start), ("end", end)):
+        if value is None or value == "":
+            fields[name] = ["必填"]
+            bounds.append(None)
+            continue
+        try:
+            bounds.append(_instant(value))
+        except (TypeError, ValueError):
+            fields[name] = ["日期格式应为 YYYY-MM-DD 或带时区的 ISO 时间"]
+            bounds.append(None)
+    if not fields and bounds[0] >= bounds[1]:
+        fields["end"] = ["结束时间必须晚于开始时间"]
+    if fields:
+        raise FormInvalid("统计区间有误", fields=fields)
+    return Period(bounds[0], bounds[1], now)
+
+
+def _instant(value) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive")
+        return value.astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), tzinfo=SHANGHAI).astimezone(timezone.utc)
+    text = str(value).strip()
+    if len(text) == 10:
+        return _instant(date.fromisoformat(text))
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError("naive")
+    return parsed.astimezone(timezone.utc)
+
+
+def compute_kpis(user: User, start, end, process: str | None = None, *, now: datetime | None = None,
+                 ids: list[str] | None = None) -> dict:
+    """Every KPI (or those of one process, or the given ids) over [start, end) for what the user may see.
+
+    Raises Forbidden (not a supervisor or administrator), FormInvalid (bad period or process).
+    """
+    scope = supervision_scope(user)
+    period = parse_period(start, end, now)
+    if process and process not in PROCESSES:
+        raise FormInvalid("流程无效", fields={"process": ["可选：" + "、".join(PROCESSES)]})
+    ctx = Ctx(scope, period, get_calendar())
+    if db.session.get_bind().dialect.name == "postgresql":
+        # these are short aggregates over indexed ranges; PostgreSQL's JIT compiles for longer than
+        # they run (measured: +40 ms per statement). Only for this transaction.
+        db.session.execute(sa.text("SET LOCAL jit = off"))
+    results = []
+    for kpi in KPIS:
+        if (process and kpi.process != process) or (ids and kpi.id not in ids):
+            continue
+        value = kpi.compute(ctx)
+        results.append({"id": kpi.id, "process": kpi.process, "process_title": PROCESS_TITLES[kpi.process],
+                        "name": kpi.name, "explanation": kpi.explanation, "formula": kpi.formula,
+                        "unit": kpi.unit, "value": value.value, "numerator": value.numerator,
+                        "denominator": value.denominator, "display": display(kpi, value.value)})
+    return {"start": period.start, "end": period.end, "as_of": period.as_of, "process": process,
+            "kpis": results}
+
+
+def display(kpi: Kpi, value) -> str:
+    """The value as a tile shows it."""
+    if value is None:
+        return "—"
+    if kpi.unit == "%":
+        return f"{value * 100:.1f}%"
+    if kpi.unit == "件":
+        return f"{value} 件"
+    if kpi.unit == "工作小时":
+        return f"{value:.1f} 工作小时"
+    if kpi.unit == "时限":
+        return (f"承诺 {value['committed_days']} 个工作日 / 法定 {value['statutory_days']} 个工作日"
+                f"（压缩 {value['compression'] * 100:.1f}%）")
+    return str(value)
