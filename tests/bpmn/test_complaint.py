@@ -422,3 +422,29 @@ def test_a_business_demand_is_transferred_back_and_the_reporter_stays_hidden_fro
         views = db.session.execute(sa.select(AuditEvent).where(
             AuditEvent.instance_id == iid, AuditEvent.action == "view_identity")).scalars().all()
         assert views and all(v.actor_id is not None for v in views)
+
+
+def test_extension_refused_by_the_hotline_centre_keeps_the_due_date(seeded, api, app, clock):
+    iid = to_dispatch(api, app, CONSULT, assess={**ASSESS, "appeal_type": "complaint"})
+    do(api, app, iid, "dispatch", "dispatch1", {"handler_org": "jm_scjgj"})
+    do(api, app, iid, "sign_in", "handler1", SIGN)
+    do(api, app, iid, "first_contact", "handler1", CONTACT)
+    do(api, app, iid, "handle", "handler1", {**HANDLE, "need_extension": True, "extension_reason": "材料多。",
+                                              "extension_days": 3, "work_done": "已调取材料。"})
+    do(api, app, iid, "extension_unit", "head1", {"unit_decision": "approve", "unit_opinion": "同意。"})
+    do(api, app, iid, "extension_center", "dispatch1", {"center_decision": "reject", "center_opinion": "可按期办结。"})
+    assert aware({b: d for b, _, d, _ in open_tasks(app, iid)}["handle"]) == eod(2027, 3, 22)
+    data = instance(api, iid)["data"]
+    assert data["limit_value"] == 15 and data["extensions"] == [] and data["need_extension"] is False
+
+
+def test_a_verified_report_is_closed_with_the_fault_distinction(seeded, api, app, clock):
+    iid = start(api, REPORT)
+    do(api, app, iid, "jw_register", "jw_letters1", {"jw_screening": "accept", "real_name": False, "jw_register_note": "登记。"})
+    do(api, app, iid, "jw_assess", "jw_sup1", {"disposal": "investigation", "jw_assess_note": "移送审查调查。"})
+    do(api, app, iid, "jw_verify", "jw_sup1", {"verification_result": "partly_true", "findings": "部分属实。"})
+    assert [b for b, *_ in open_tasks(app, iid)] == ["jw_close"]   # straight to closing
+    do(api, app, iid, "jw_close", "jw_sup1", {"closing_summary": "给予诫勉。", "fault_distinction": "unintentional_fault"})
+    body = instance(api, iid)
+    assert body["status"] == "completed" and body["data"]["fault_distinction"] == "unintentional_fault"
+    assert body["data"]["verification_result"] == "partly_true"
