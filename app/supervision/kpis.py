@@ -372,8 +372,8 @@ def _read_bundle_times(ctx: Ctx) -> list[tuple[datetime, datetime]]:
     stmt = (sa.select(accepted, h.completed_at)
             .where(h.process_key == ONE_THING, h.bpmn_id == "handout", h.status == TaskStatus.COMPLETED,
                    _in_period(h.completed_at, ctx.period)))
-    if not ctx.scope.is_all:
-        stmt = stmt.where(h.case_id.in_(sa.select(Case.id).where(case_clause(ctx.scope))))
+    if not ctx.scope.is_all:   # the unit rule on each handed-out case (a join by key, not a list of all)
+        stmt = stmt.join(Case, Case.id == h.case_id).where(case_clause(ctx.scope))
     return [(start, end) for start, end in db.session.execute(stmt).all() if start is not None]
 
 
