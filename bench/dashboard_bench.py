@@ -113,6 +113,10 @@ class Builder:
 
     def complaint(self, case, created, stuck):
         rnd, h = self.rnd, timedelta(hours=1)
+        if rnd.random() < 0.06:          # 不予受理 at the assessment: closed before any unit was dispatched
+            return self._walk(case, created, stuck, [
+                ("register", ["intake"], 8 * h, rnd.uniform(0.1, 6) * h, {}),
+                ("assess", ["dispatch"], 8 * h, rnd.uniform(0.1, 6) * h, {"decision": "reject"})])
         unit = rnd.choice(UNITS)
         case["unit"] = unit
         handles = 2 if rnd.random() < 0.05 else 1

@@ -52,9 +52,9 @@ def supervision_scope(user: User | None) -> Scope:
 def unit_task_clause(units: list[str] | tuple[str, ...], *, case_joined: bool = False):
     """SQL: the human_task row belongs to one of these units (candidate group U / U_head, or case.unit).
 
-    Correlated EXISTS, so the planner keeps driving the query from its own index (status, due_at or
-    the period) and checks each row, instead of listing every task the unit ever had. With
-    `case_joined`, the statement already joins "case" and case.unit is read from it.
+    Correlated EXISTS, so the query stays driven by its own index (status + due_at, or the period):
+    SQLite checks each row, PostgreSQL hashes the unit's candidate rows (an index-only scan of the
+    unit's groups). With `case_joined`, the statement already joins "case" and reads case.unit.
     """
     units = list(units)
     if not units:
@@ -76,18 +76,19 @@ def unit_case_clause(units: list[str] | tuple[str, ...]):
     unit yet and one of its tasks is offered to one (candidate group U / U_head).
 
     A dispatched case counts for its current unit only; its tasks still count for the unit they were
-    offered to (unit_task_clause). Checking the task groups only for cases without a unit keeps
-    PostgreSQL from hashing every task of the unit's history for each statement.
+    offered to (unit_task_clause).
     """
     units = list(units)
     if not units:
         return sa.false()
     groups = [name for unit in units for name in (unit, unit + HEAD_SUFFIX)]
     task, candidate = aliased(HumanTask), aliased(HumanTaskCandidate)
+    # a LIMIT 1 scalar subquery, not EXISTS: PostgreSQL would turn an EXISTS into a hash of every
+    # task ever offered to the unit; this one runs per case, and only for cases without a unit
     offered = (sa.select(sa.literal(1)).select_from(task)
                .join(candidate, candidate.task_id == task.id)
-               .where(task.case_id == Case.id, candidate.group_name.in_(groups)).exists())
-    return sa.or_(Case.unit.in_(units), sa.and_(Case.unit.is_(None), offered))
+               .where(task.case_id == Case.id, candidate.group_name.in_(groups)).limit(1).scalar_subquery())
+    return sa.or_(Case.unit.in_(units), sa.and_(Case.unit.is_(None), offered.is_not(None)))
 
 
 def task_clause(scope: Scope, *, case_joined: bool = False):

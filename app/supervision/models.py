@@ -16,8 +16,6 @@ from app.tasks.models import HumanTask
 _task, _case, _audit = HumanTask.__table__, Case.__table__, AuditEvent.__table__
 
 SUPERVISION_INDEXES = (
-    # due-soon: READY tasks that turned yellow (warn_at reached) — the OR branch beside (status, due_at)
-    sa.Index("ix_human_task_status_warn_at", _task.c.status, _task.c.warn_at),
     # task KPIs: a process's tasks completed in a period, the step filtered inside the index
     # (按时签收率, 首次响应及时率, 即办率…; 超期件数 of a past period: tasks finished after its end)
     sa.Index("ix_human_task_process_key_completed_at_bpmn_id", _task.c.process_key, _task.c.completed_at,
@@ -25,7 +23,8 @@ SUPERVISION_INDEXES = (
     # case KPIs: a process's cases closed in / received in a period
     sa.Index("ix_case_process_key_closed_at", _case.c.process_key, _case.c.closed_at),
     sa.Index("ix_case_process_key_created_at", _case.c.process_key, _case.c.created_at),
-    # form answers of one step in a period (退单率, 满意率), and a task's 督办 records in the lists
+    # form answers of some steps in a period (退单率, 满意率): without it PostgreSQL reads all of audit_event
     sa.Index("ix_audit_event_bpmn_id_action_at", _audit.c.bpmn_id, _audit.c.action, _audit.c.at),
+    # a task's 督办 records in the lists (audit_event had no index on human_task_id)
     sa.Index("ix_audit_event_human_task_id_action", _audit.c.human_task_id, _audit.c.action),
 )

@@ -98,12 +98,12 @@ def _kind_clause(kind: str, now: datetime, horizon: datetime | None):
     raise FormInvalid("列表类型只能是 overdue 或 due_soon", fields={"kind": ["取值无效"]})
 
 
-def _filter_clauses(scope: Scope, filters: Filters) -> list:
+def _filter_clauses(scope: Scope, filters: Filters, case_joined: bool) -> list:
     clauses = []
     if filters.unit:
         if not scope.covers_unit(filters.unit):
             raise Forbidden(f"您无权查看单位“{filters.unit}”的任务")
-        clauses.append(unit_task_clause([filters.unit], case_joined=True))
+        clauses.append(unit_task_clause([filters.unit], case_joined=case_joined))
     if filters.district:
         clauses.append(Case.district == filters.district)
     if filters.process:
@@ -127,10 +127,17 @@ def _filter_clauses(scope: Scope, filters: Filters) -> list:
     return clauses
 
 
-def _where(scope: Scope, kind: str, filters: Filters, now: datetime, horizon: datetime | None) -> list:
-    """The WHERE of a list; every list statement joins "case" (case.unit, district, channel)."""
+def _where(scope: Scope, kind: str, filters: Filters, now: datetime, horizon: datetime | None, *,
+           case_joined: bool = True) -> list:
+    """The WHERE of a list. With `case_joined` the statement joins "case" and reads case.unit from it;
+    without, the unit rule looks the case up by key (the count needs no join unless a case column
+    is filtered on)."""
     return [HumanTask.status == TaskStatus.READY, _kind_clause(kind, now, horizon),
-            task_clause(scope, case_joined=True), *_filter_clauses(scope, filters)]
+            task_clause(scope, case_joined=case_joined), *_filter_clauses(scope, filters, case_joined)]
+
+
+def _needs_case(filters: Filters) -> bool:
+    return bool(filters.district or filters.channel)
 
 
 def _base_select(*columns):
@@ -172,7 +179,11 @@ def list_tasks(user: User, kind: str, filters: Filters | None = None, *, sort: s
         raise FormInvalid("排序字段无效", fields={"sort": ["可选：" + "、".join(SORTS)]})
     horizon = due_soon_horizon(now, within) if kind == "due_soon" else None
     where = _where(scope, kind, filters, now, horizon)
-    total = db.session.execute(_base_select(sa.func.count(HumanTask.id)).where(*where)).scalar_one()
+    counted = sa.select(sa.func.count(HumanTask.id)).select_from(HumanTask)
+    if _needs_case(filters):
+        counted = counted.join(Case, Case.id == HumanTask.case_id)
+    total = db.session.execute(counted.where(*_where(scope, kind, filters, now, horizon,
+                                                     case_joined=_needs_case(filters)))).scalar_one()
     stmt = (_base_select(*_ROW_COLUMNS).outerjoin(_assignee, _assignee.id == HumanTask.assignee_id)
             .where(*where).order_by(*SORTS[sort], HumanTask.id))
     if limit is not None:

@@ -16,7 +16,6 @@ depends_on = None
 
 INDEXES = {
     'human_task': [
-        ('ix_human_task_status_warn_at', ['status', 'warn_at']),
         ('ix_human_task_process_key_completed_at_bpmn_id', ['process_key', 'completed_at', 'bpmn_id']),
     ],
     'case': [
