@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+import sqlalchemy as sa
 
 from app.audit.models import AuditAction, AuditEvent
-from app.auth.models import ROLE_SUPERVISOR
+from app.auth.models import ROLE_SUPERVISOR, Group, GroupKind
+from app.cases.models import Case
 from app.calendar import SHANGHAI, SlaState
 from app.deadlines.due import get_calendar
 from app.deadlines.models import JobKind, JobStatus, TimerJob
@@ -43,6 +45,24 @@ def _handlers(task: HumanTask) -> list[int]:
     return [task.assignee_id] if task.assignee_id else users_in_groups(task.candidate_groups)
 
 
+def _supervisors(task: HumanTask) -> list[int]:
+    """Whom 催办通知书/督办/通报 are copied to: the supervisors of the task's unit (a candidate group of
+    kind unit, the unit of a `<unit>_head` group, or the case's unit); every supervisor when the task
+    belongs to no unit (the hotline's own steps)."""
+    supervisors = users_in_groups([ROLE_SUPERVISOR])
+    names = {g for name in task.candidate_groups or [] for g in (name, name.removesuffix("_head"))}
+    units = set(db.session.execute(sa.select(Group.name).where(
+        Group.name.in_(names), Group.kind == GroupKind.UNIT)).scalars()) if names else set()
+    case_unit = db.session.execute(sa.select(Case.unit).where(Case.id == task.case_id)).scalar_one_or_none() \
+        if task.case_id else None
+    if case_unit:
+        units.add(case_unit)
+    if not units:
+        return supervisors
+    in_units = set(users_in_groups(units))
+    return [user_id for user_id in supervisors if user_id in in_units]
+
+
 def run_deadline_job(job_id: int, now: datetime) -> None:
     """Climb one rung for the job's task, if the task is still open and not past this rung. Commits."""
     job = db.session.get(TimerJob, job_id)
@@ -53,7 +73,7 @@ def run_deadline_job(job_id: int, now: datetime) -> None:
         db.session.rollback()
         return
     handlers = _handlers(task)
-    supervisors = users_in_groups([ROLE_SUPERVISOR]) if order >= 3 else []
+    supervisors = _supervisors(task) if order >= 3 else []
     due_text = task.due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if task.due_at else "—"
     body = f"任务“{task.name}”（案件 {task.case_id}）办理时限 {due_text}。"
     notify(handlers, kind, title, body, case_id=task.case_id, human_task_id=task.id, now=now)

@@ -189,3 +189,30 @@ def test_the_handler_sees_the_reminder_in_their_notifications(seeded, api, clock
     assert api.get("/api/v1/notifications", user="intake1").get_json()["unread_count"] == 0
     detail = api.get(f"/api/v1/tasks/{task.id}", user="intake1").get_json()
     assert detail["escalation_step"] == "remind" and detail["paused"] is False
+
+
+def test_the_notice_is_copied_to_the_supervisors_of_the_tasks_unit_only(seeded, api, clock):
+    """催办通知书 goes to the unit's deputy head: the city 督办员 (all units) gets a copy, the
+    市场监管局's 督办员 does not get one for a 人社局 task."""
+    from app.auth.models import User
+    from app.deadlines.dispatcher import dispatch_due_jobs
+    from app.deadlines.models import TimerJob
+    from app.extensions import db
+    from app.notifications.models import Notification
+    clock.set(datetime(2025, 11, 3, 10, 0, tzinfo=CST))
+    started = _start(api, "complaint", data=START)
+    iid = started["instance"]["id"]
+    steps = [("intake1", REGISTER), ("dispatch1", ASSESS), ("dispatch1", {"handler_org": "jm_rsj"})]
+    for user, data in steps:
+        inst = api.get(f"/api/v1/process-instances/{iid}", user="admin").get_json()
+        done = api.post(f"/api/v1/tasks/{inst['open_tasks'][0]['id']}/complete", user=user, json={"data": data})
+        assert done.status_code == 200, done.get_json()
+    sign_in = _task(api.get(f"/api/v1/process-instances/{iid}", user="admin").get_json()["open_tasks"][0]["id"])
+    assert sign_in.bpmn_id == "sign_in" and sign_in.candidate_groups == ["jm_rsj"]
+    dispatch_due_jobs(now=sign_in.due_at + timedelta(seconds=1))          # overdue
+    notice = db.session.execute(sa.select(TimerJob).where(
+        TimerJob.kind == "notice", TimerJob.human_task_id == sign_in.id)).scalar_one()
+    dispatch_due_jobs(now=notice.due_at + timedelta(seconds=1))
+    copied = set(db.session.execute(sa.select(User.username).join(Notification, Notification.user_id == User.id)
+                                    .where(Notification.kind == "notice")).scalars())
+    assert copied == {"handler2", "supervisor"}
