@@ -432,8 +432,11 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
         _insert_tasks(conn, instance, bundle, new_tasks, now)
     if bundle.meta.get("has_timers") or result.timers_before:
         _sync_timers(instance, result, now)
+    # the 承办单位 once dispatched: only when a task was just routed by a `${...}` group, as after
+    # 派单 or a ruling, not on every action of the case
     unit = result.data.get("handler_org")
-    if isinstance(unit, str) and unit and instance.case_id is not None:   # the 承办单位 once dispatched
+    if isinstance(unit, str) and unit and instance.case_id is not None and \
+            any(t.groups is not None for t in new_tasks):
         conn.execute(_SET_CASE_UNIT, {"b_id": instance.case_id, "b_unit": unit, "unit": unit})
     if result.status != "running" and instance.case_id is not None:
         conn.execute(_CLOSE_CASE, {"b_id": instance.case_id, "status": CaseStatus.CLOSED, "closed_at": now})
