@@ -53,7 +53,7 @@ def check_upload(upload: FileStorage, max_bytes: int) -> CheckedUpload:
     or not an allowed type by content."""
     content = upload.stream.read(max_bytes + 1)
     if len(content) > max_bytes:
-        raise UploadRefused(f"文件过大：每个附件不能超过 {_size_text(max_bytes)}", reason="too_large")
+        raise UploadRefused(f"文件过大：每个附件不能超过 {size_text(max_bytes)}", reason="too_large")
     if not content:
         raise UploadRefused("文件是空的，请重新选择", reason="empty_file")
     mime = detect_type(content)
@@ -90,18 +90,10 @@ def clean_filename(name: str | None) -> str:
     return base
 
 
-def _size_text(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / 1024 / 1024:g} MB"
-    if size >= 1024:
-        return f"{size / 1024:g} KB"
-    return f"{size} 字节"
-
-
 def size_text(size: int) -> str:
-    """A file size for people: 1.2 MB, 35 KB."""
+    """A file size for people: 1.2 MB, 10 MB, 35 KB."""
     if size >= 1024 * 1024:
-        return f"{size / 1024 / 1024:.1f} MB"
+        return f"{size / 1024 / 1024:.1f}".removesuffix(".0") + " MB"
     if size >= 1024:
         return f"{size / 1024:.0f} KB"
     return f"{size} 字节"
