@@ -98,10 +98,10 @@ def guard(data: dict | None, viewer, case=None, instance_id: int | None = None) 
 
 
 def record_identity_view(viewer, case=None, instance_id: int | None = None) -> None:
-    from app.audit.models import AuditEvent
+    from app.audit.models import AuditAction, AuditEvent
     from app.db import utcnow
     from app.extensions import db
-    db.session.add(AuditEvent(at=utcnow(), actor_id=viewer.id, action="view_identity",
+    db.session.add(AuditEvent(at=utcnow(), actor_id=viewer.id, action=AuditAction.VIEW_IDENTITY,
                               case_id=getattr(case, "id", None), instance_id=instance_id,
                               label="查看举报人身份信息"))
     db.session.commit()

@@ -31,7 +31,7 @@ class Page:
     total: int
 
 
-def _visible_clause(user: User):
+def visible_clause(user: User):
     """Tasks a user may see: assigned to them, or offered to one of their groups."""
     groups = list(user.group_names) or [""]
     return sa.or_(HumanTask.assignee_id == user.id,
@@ -52,7 +52,7 @@ def list_tasks(user: User, scope: str = "all", *, overdue: bool = False, process
         stmt = stmt.where(HumanTask.id.in_(sa.select(HumanTaskCandidate.task_id)
                                            .where(HumanTaskCandidate.group_name.in_(groups))))
     elif not user.is_admin:
-        stmt = stmt.where(_visible_clause(user))
+        stmt = stmt.where(visible_clause(user))
     if overdue:
         stmt = stmt.where(HumanTask.due_at < (now or utcnow()))
     if process_key:

@@ -100,7 +100,7 @@ def _scope_clause(user: User, scope: str):
         groups = list(user.group_names) or [""]
         return HumanTask.id.in_(sa.select(HumanTaskCandidate.task_id)
                                 .where(HumanTaskCandidate.group_name.in_(groups)))
-    return None if user.is_admin else task_services._visible_clause(user)
+    return None if user.is_admin else task_services.visible_clause(user)
 
 
 def _sla_clause(state: str, now: datetime):
