@@ -7,36 +7,17 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from app import demo
+from app.demo import CONSULT, HANDLE, REPLY, REPORT, SIGN, SIGN_OFF, SME
+
 CST = timezone(timedelta(hours=8))
 KEY = "complaint"
 T0 = datetime(2027, 3, 1, 10, 0, tzinfo=CST)   # Monday 1 March 2027, 10:00 in Jiangmen
 
-# DOMAIN §6.1 samples
-SME = {"channel": "sme_platform", "appeal_type": "complaint", "urgency": "normal", "complainant_name": "梁志强",
-       "id_type": "居民身份证", "id_number": "440703197211142916", "phone": "13800000001",
-       "company_name": "江门市蓬江区示例五金制品有限公司", "uscc": "91440703MAKLKB3T82", "district": "蓬江区",
-       "town": "棠下镇", "category": ["拖欠账款"], "title": "某镇政府工程尾款逾期未付",
-       "content": "2025年6月交付围墙改造工程，合同约定验收后30日付款，至今未付48.6万元。",
-       "respondent_org": "某镇人民政府", "amount": 486000.0}
-CONSULT = {"channel": "hotline_12345", "appeal_type": "consult", "urgency": "normal", "complainant_name": "陈颖",
-           "id_type": "居民身份证", "id_number": "44070419880306182X", "phone": "0750-3271234",
-           "company_name": "江门市江海区示例电子科技有限公司", "uscc": "91440704MAMM04DN9H", "district": "江海区",
-           "category": ["惠企政策兑现"], "title": "技改补贴申报截止时间", "content": "咨询2025年技改补贴申报截止时间及所需材料。"}
-REPORT = {"channel": "lianzheng_web", "appeal_type": "report", "urgency": "normal", "anonymous": False,
-          "hide_identity": True, "complainant_name": "黄伟明", "id_type": "居民身份证", "id_number": "440705197407256475",
-          "phone": "13900000002", "company_name": "江门市新会区示例陈皮食品有限公司", "uscc": "91440705MAQ6QQN17D",
-          "district": "新会区", "category": ["作风效能(吃拿卡要/推诿)"], "title": "执法人员暗示指定检测机构",
-          "content": "反映某执法人员在检查中暗示指定检测机构。", "respondent_person": "某执法人员"}
-
+# DOMAIN §6.1 samples (CONSULT, REPORT, SME) and step data: the same the demo cases use
+ASSESS = {**demo.ASSESS, "primary_category": "市场秩序"}
 REGISTER = {"in_scope": True}
-ASSESS = {"urgency": "normal", "appeal_type": "complaint", "primary_category": "市场秩序", "misconduct": False,
-          "kb_answerable": False}
-SIGN = {"sign_action": "sign", "signer": "黄经办"}
 CONTACT = {"contact_time": "2027-03-01T11:00:00+08:00", "contact_method": "电话", "initial_opinion": "已了解诉求，三日内核查。"}
-HANDLE = {"investigation": "已调取合同和验收单。", "measures": "约谈付款单位，明确付款计划。", "on_site": False,
-          "need_extension": False}
-REPLY = {"result_code": "resolved", "reply_text": "付款单位承诺本月底前付清。", "reply_method": "电话"}
-SIGN_OFF = {"sign_off_decision": "approve", "sign_off_opinion": "同意答复。"}
 QA = {"qa_result": "pass"}
 SATISFIED = {"contacted": True, "resolved": True, "satisfaction": "satisfied"}
 
@@ -95,6 +76,15 @@ def to_dispatch(api, app, data, channel_data=None, assess=None):
     iid = start(api, data)
     do(api, app, iid, "register", "intake1", {**data, **REGISTER}, ["intake"])
     do(api, app, iid, "assess", "dispatch1", assess or ASSESS, ["dispatch"])
+    return iid
+
+
+def to_handle(api, app):
+    """A 12345 complaint (15 WD) dispatched to 市场监管局, signed in and contacted: at 调查处置."""
+    iid = to_dispatch(api, app, CONSULT, assess={**ASSESS, "appeal_type": "complaint"})
+    do(api, app, iid, "dispatch", "dispatch1", {"handler_org": "jm_scjgj"})
+    do(api, app, iid, "sign_in", "handler1", SIGN)
+    do(api, app, iid, "first_contact", "handler1", CONTACT)
     return iid
 
 
@@ -251,10 +241,7 @@ def test_a_return_needs_its_reason_and_legal_basis(seeded, api, app, clock):
 # --- 延期, 审签, 审核, 回访 -------------------------------------------------------------------------------
 
 def test_extension_approved_at_both_levels_moves_the_due_date_and_tells_the_applicant(seeded, api, app, clock):
-    iid = to_dispatch(api, app, CONSULT, assess={**ASSESS, "appeal_type": "complaint"})
-    do(api, app, iid, "dispatch", "dispatch1", {"handler_org": "jm_scjgj"})
-    do(api, app, iid, "sign_in", "handler1", SIGN)
-    do(api, app, iid, "first_contact", "handler1", CONTACT)
+    iid = to_handle(api, app)
     assert aware(do(api, app, iid, "handle", "handler1", {
         **HANDLE, "need_extension": True, "extension_reason": "需多部门现场核查。", "extension_days": 5,
         "work_done": "已调取材料。"})) == eod(2027, 3, 22)
@@ -272,10 +259,7 @@ def test_extension_approved_at_both_levels_moves_the_due_date_and_tells_the_appl
 
 
 def test_extension_refused_by_the_unit_head_keeps_the_due_date(seeded, api, app, clock):
-    iid = to_dispatch(api, app, CONSULT, assess={**ASSESS, "appeal_type": "complaint"})
-    do(api, app, iid, "dispatch", "dispatch1", {"handler_org": "jm_scjgj"})
-    do(api, app, iid, "sign_in", "handler1", SIGN)
-    do(api, app, iid, "first_contact", "handler1", CONTACT)
+    iid = to_handle(api, app)
     do(api, app, iid, "handle", "handler1", {**HANDLE, "need_extension": True, "extension_reason": "材料多。",
                                               "extension_days": 3, "work_done": "已调取材料。"})
     do(api, app, iid, "extension_unit", "head1", {"unit_decision": "reject", "unit_opinion": "可按期办结。"})
@@ -425,10 +409,7 @@ def test_a_business_demand_is_transferred_back_and_the_reporter_stays_hidden_fro
 
 
 def test_extension_refused_by_the_hotline_centre_keeps_the_due_date(seeded, api, app, clock):
-    iid = to_dispatch(api, app, CONSULT, assess={**ASSESS, "appeal_type": "complaint"})
-    do(api, app, iid, "dispatch", "dispatch1", {"handler_org": "jm_scjgj"})
-    do(api, app, iid, "sign_in", "handler1", SIGN)
-    do(api, app, iid, "first_contact", "handler1", CONTACT)
+    iid = to_handle(api, app)
     do(api, app, iid, "handle", "handler1", {**HANDLE, "need_extension": True, "extension_reason": "材料多。",
                                               "extension_days": 3, "work_done": "已调取材料。"})
     do(api, app, iid, "extension_unit", "head1", {"unit_decision": "approve", "unit_opinion": "同意。"})
