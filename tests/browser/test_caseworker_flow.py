@@ -45,6 +45,9 @@ def _fill(page, data: dict) -> None:
             page.check(f'[name="{name}"][value="{text}"]')
         elif kind == "checkbox" and isinstance(value, bool):
             first.set_checked(value)
+        elif kind == "checkbox" and isinstance(value, list):   # a multiple choice: tick each value
+            for item in value:
+                page.check(f'[name="{name}"][value="{item}"]')
         else:
             first.fill(text)
 
