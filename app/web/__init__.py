@@ -20,9 +20,9 @@ CSRF_MESSAGE = "页面已过期或缺少安全校验信息，请刷新页面后�
 
 
 def register_web(app: Flask) -> None:
-    from app.web import auth, cases, filters, notifications, start, tasks
+    from app.web import auth, cases, designer, filters, notifications, start, supervision, tasks
 
-    for module in (auth, tasks, cases, start, notifications):
+    for module in (auth, tasks, cases, start, notifications, supervision, designer):
         app.register_blueprint(module.bp)
     filters.register(app)
     login_manager.login_view = "auth.login"
