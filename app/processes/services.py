@@ -34,7 +34,7 @@ from app.extensions import db
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.taskforms.loader import FormFileError, read_form_file
 from app.taskforms.validation import FormValidator, check_schema
-from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
+from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus, outcome_of
 
 log = logging.getLogger(__name__)
 FORM_PROPERTY = "formJsonSchemaFilename"
@@ -411,8 +411,10 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
     gone = result.ready_before - {r.spiff_task_id for r in result.ready}
     if completed is not None:
         gone.discard(completed.spiff_task_id)
+        submitted = next((ev.data for ev in audit or () if ev.action == AuditAction.COMPLETE
+                          and ev.human_task_id == completed.id), None)
         done = {"status": TaskStatus.COMPLETED, "completed_at": now, "completed_by_id": ctx.actor_id,
-                "draft": None, "assignee_id": ctx.actor_id}
+                "draft": None, "assignee_id": ctx.actor_id, "outcome": outcome_of(submitted)}
         # only if still READY and not claimed by someone else meanwhile (claims do not lock the instance)
         if conn.execute(_COMPLETE_TASK, {"b_id": completed.id, "b_ready": TaskStatus.READY,
                                          "b_actor": ctx.actor_id, **done}).rowcount != 1:

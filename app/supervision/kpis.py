@@ -5,8 +5,12 @@ Conventions, so the numbers mean the same everywhere:
 * "本期办结" = cases whose case.closed_at falls in the period; "本期受理" = case.created_at in it.
 * task rates count tasks completed in the period (human_task.completed_at); tasks without a due
   date are left out of deadline rates (there is nothing to be on time for).
-* form answers are read from the audit trail: an audit_event with action "complete" carries the
+* a step's answer (签收/退回, 满意度, 调解结果) is its recorded outcome, human_task.outcome; other
+  form answers are read from the audit trail: an audit_event with action "complete" carries the
   submitted form data, with bpmn_id = the task id.
+* closed-case KPIs (按期办结率, 平均办理时长, 延期率, 重办率, 回访率, the dispute rates) aggregate
+  case_fact rows, computed once per closed case the first time a period covers it
+  (ensure_case_facts): a closed case's history no longer changes.
 * a supervisor's KPIs cover only their units; an administrator's everything. Task KPIs use the
   lists' rule (access.unit_task_clause); case KPIs count a case for the unit it was dispatched to,
   or, before dispatch, for the units its tasks are offered to (access.unit_case_clause).
@@ -31,6 +35,7 @@ from app.deadlines.due import get_calendar
 from app.errors import FormInvalid
 from app.extensions import db
 from app.supervision.access import Scope, case_clause, supervision_scope, task_clause
+from app.supervision.models import CaseFact
 from app.tasks.models import HumanTask, TaskStatus
 
 COMPLAINT, ONE_THING, DISPUTE = "complaint", "one_thing_transport", "dispute_escalation"
@@ -111,12 +116,6 @@ def _in_period(column, period: Period):
     return sa.and_(column >= period.start, column < period.end)
 
 
-def _closed_in_period(ctx: Ctx, process: str) -> list:
-    """WHERE clauses: the process's cases closed in the period, inside the user's scope."""
-    return [Case.process_key == process, Case.status == CaseStatus.CLOSED, _in_period(Case.closed_at, ctx.period),
-            case_clause(ctx.scope)]
-
-
 def _json_text(model, key: str):
     return model.data[key].as_string()
 
@@ -158,82 +157,147 @@ def _on_time_tasks(ctx: Ctx, process: str, bpmn_id: str) -> Value:
 
 
 def _complaint_answers(ctx: Ctx) -> dict:
-    """Counts over the sign-in and call-back forms submitted in the period (task ⋈ audit): one statement."""
+    """Counts over the sign-in and call-back steps completed in the period, from their recorded
+    outcome (human_task.outcome: sign_action / satisfaction): one index-only statement."""
     def read(ctx):
-        action, satisfaction = _json_text(AuditEvent, "sign_action"), _json_text(AuditEvent, "satisfaction")
-        is_sign_in, is_callback = AuditEvent.bpmn_id == "sign_in", AuditEvent.bpmn_id == "callback"
+        t = HumanTask
+        is_sign_in, is_callback = t.bpmn_id == "sign_in", t.bpmn_id == "callback"
         row = db.session.execute(
-            sa.select(_sum(is_sign_in), _sum(sa.and_(is_sign_in, action == "return")),
-                      _sum(sa.and_(is_callback, satisfaction.is_not(None))),
-                      _sum(sa.and_(is_callback, satisfaction.in_(SATISFIED))))
-            .select_from(HumanTask).join(AuditEvent, AuditEvent.human_task_id == HumanTask.id)
-            # both sides bounded by their own index: a completion's audit event carries the same instant
-            .where(HumanTask.process_key == COMPLAINT, _in_period(HumanTask.completed_at, ctx.period),
-                   HumanTask.bpmn_id.in_(["sign_in", "callback"]), task_clause(ctx.scope),
-                   AuditEvent.bpmn_id.in_(["sign_in", "callback"]), AuditEvent.action == AuditAction.COMPLETE,
-                   _in_period(AuditEvent.at, ctx.period))).one()
+            sa.select(_sum(is_sign_in), _sum(sa.and_(is_sign_in, t.outcome == "return")),
+                      _sum(sa.and_(is_callback, t.outcome.is_not(None))),
+                      _sum(sa.and_(is_callback, t.outcome.in_(SATISFIED))))
+            .where(t.process_key == COMPLAINT, t.bpmn_id.in_(["sign_in", "callback"]),
+                   _in_period(t.completed_at, ctx.period), t.status == TaskStatus.COMPLETED,
+                   task_clause(ctx.scope))).one()
         return {"sign_ins": row[0], "returns": row[1], "rated_callbacks": row[2], "satisfied": row[3]}
     return _cached(ctx, "complaint_answers", read)
 
 
-@dataclass
-class ClosedComplaint:
-    created_at: datetime
-    closed_at: datetime
-    handles: int
-    called_back: bool
-    asked_extension: bool
-    final_reply_on_time: bool | None   # None: no completed reply with a due date
+# --- case facts: the closed-case KPIs ------------------------------------------------------------
+# A closed case's tasks and audit trail no longer change, so what the closed-case KPIs need of it is
+# computed once into case_fact (app/supervision/models.py), the first time a period covers it, and
+# the KPIs aggregate those rows: a year of them is one indexed pass, not every case's history.
+
+FACT_BATCH = 500
 
 
 def _grouped_by_case(model, case_ids, columns, where) -> dict[int, tuple]:
-    """{case id: aggregates} over the rows of `model` (human_task or audit_event) of these cases.
-
-    A grouped pass driven by the case ids (the case_id index), not a correlated EXISTS per case:
-    PostgreSQL turns such an EXISTS into a hash of every matching row in history.
-    """
+    """{case id: aggregates} over the rows of `model` (human_task or audit_event) of these cases,
+    driven by the case_id index."""
     rows = db.session.execute(sa.select(model.case_id, *columns).where(model.case_id.in_(case_ids), *where)
                               .group_by(model.case_id)).all()
     return {row[0]: tuple(row[1:]) for row in rows}
 
 
-def _closed_complaints(ctx: Ctx) -> list[ClosedComplaint]:
-    """The facts of each complaint case closed in the period: three statements (the cases, a grouped
-    pass over their handle / reply / callback tasks, one over their handle forms), merged by case id."""
+def _complaint_facts(cases: list, calendar: BusinessCalendar) -> list[dict]:
+    """case_fact rows for closed complaint cases [(id, created_at, closed_at)]: a grouped pass over
+    their handle / reply / callback tasks and one over their handle forms."""
+    ids = [case_id for case_id, _, _ in cases]
+    t = HumanTask
+    done = t.status == TaskStatus.COMPLETED
+
+    def latest(condition):
+        return sa.func.max(sa.case((sa.and_(t.bpmn_id == "reply", done, condition), t.completed_at)))
+    last, last_late, last_untimed = latest(sa.true()), latest(t.completed_at > t.due_at), latest(t.due_at.is_(None))
+    # the final reply decides: none or without a due date → NULL (left out), late → 0, else 1
+    final_on_time = sa.case((last.is_(None), None), (last_untimed == last, None), (last_late == last, 0), else_=1)
+    tasks = _grouped_by_case(t, ids, [_sum(sa.and_(t.bpmn_id == "handle", done)),
+                                      sa.func.max(_flag(sa.and_(t.bpmn_id == "callback", done))), final_on_time],
+                             [t.bpmn_id.in_(["handle", "reply", "callback"])])
+    extended = _grouped_by_case(AuditEvent, ids, [sa.func.count(AuditEvent.id)],
+                                [AuditEvent.bpmn_id == "handle", AuditEvent.action == AuditAction.COMPLETE,
+                                 _json_true(AuditEvent, "need_extension")])
+    clock = OfficeClock(calendar)
+    facts = []
+    for case_id, created, closed_at in cases:
+        handles, called_back, on_time = tasks.get(case_id, (0, 0, None))
+        facts.append({"case_id": case_id, "process_key": COMPLAINT, "closed_at": closed_at,
+                      "handles": int(handles or 0), "called_back": bool(called_back),
+                      "asked_extension": case_id in extended,
+                      "reply_on_time": None if on_time is None else bool(on_time),
+                      "working_hours": clock.hours_between(created, closed_at)})
+    return facts
+
+
+def _dispute_facts(cases: list, calendar: BusinessCalendar) -> list[dict]:
+    """case_fact rows for closed disputes: grouped passes over their mediation tasks and over their
+    audit events (mediation outcomes, level timers)."""
+    ids = [case_id for case_id, _, _ in cases]
+    t, a = HumanTask, AuditEvent
+    tasks = _grouped_by_case(t, ids, [sa.func.max(_flag(t.bpmn_id.in_(LADDER_STEPS)))],
+                             [t.bpmn_id.in_(MEDIATION_STEPS)])
+    outcome = _json_text(a, "outcome")
+    completed = a.action == AuditAction.COMPLETE
+    events = _grouped_by_case(a, ids, [
+        sa.func.max(_flag(sa.and_(completed, outcome == SETTLED))),
+        sa.func.max(_flag(sa.and_(completed, a.bpmn_id.in_(GRASSROOTS_STEPS), outcome == SETTLED))),
+        sa.func.max(_flag(sa.or_(sa.and_(a.action == AuditAction.TIMER, a.bpmn_id.in_(LEVEL_TIMERS)),
+                                 sa.and_(completed, a.bpmn_id.in_(ESCALATING_STEPS), outcome != SETTLED))))],
+        [a.bpmn_id.in_([*MEDIATION_STEPS, *LEVEL_TIMERS]), a.action.in_([AuditAction.COMPLETE, AuditAction.TIMER])])
+    facts = []
+    for case_id, _, closed_at in cases:
+        on_ladder = tasks.get(case_id)
+        settled, settled_low, escalated = events.get(case_id, (0, 0, 0))
+        facts.append({"case_id": case_id, "process_key": DISPUTE, "closed_at": closed_at,
+                      "mediated": on_ladder is not None, "on_ladder": bool(on_ladder and on_ladder[0]),
+                      "settled": bool(settled), "settled_low": bool(settled_low), "escalated": bool(escalated)})
+    return facts
+
+
+FACT_BUILDERS = {COMPLAINT: _complaint_facts, DISPUTE: _dispute_facts}
+
+
+def _insert_ignoring_duplicates(rows: list[dict]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING: another worker may be filling the same cases."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    db.session.execute(insert(CaseFact.__table__).on_conflict_do_nothing(index_elements=["case_id"]), rows)
+
+
+def ensure_case_facts(process: str, period: Period, calendar: BusinessCalendar) -> int:
+    """Store the facts of the process's cases closed in the period that have none yet; returns how
+    many were added. Two index-only counts when nothing is missing. Commits when it adds rows."""
+    in_period = _in_period(Case.closed_at, period)
+    closed = db.session.execute(sa.select(sa.func.count(Case.id)).where(
+        Case.process_key == process, in_period)).scalar_one()
+    known = db.session.execute(sa.select(sa.func.count(CaseFact.case_id)).where(
+        CaseFact.process_key == process, _in_period(CaseFact.closed_at, period))).scalar_one()
+    if closed == known:
+        return 0
+    missing = db.session.execute(
+        sa.select(Case.id, Case.created_at, Case.closed_at)
+        .where(Case.process_key == process, Case.status == CaseStatus.CLOSED, in_period,
+               ~sa.exists().where(CaseFact.case_id == Case.id))).all()
+    for start in range(0, len(missing), FACT_BATCH):
+        _insert_ignoring_duplicates(FACT_BUILDERS[process](missing[start:start + FACT_BATCH], calendar))
+    if missing:
+        db.session.commit()
+    return len(missing)
+
+
+def _fact_totals(ctx: Ctx, process: str) -> dict:
+    """Sums over the case facts of the process's cases closed in the period, inside the scope."""
     def read(ctx):
-        closed = _closed_in_period(ctx, COMPLAINT)
-        ids = sa.select(Case.id).where(*closed)
-        cases = db.session.execute(sa.select(Case.id, Case.created_at, Case.closed_at).where(*closed)).all()
-        t = HumanTask
-        done = t.status == TaskStatus.COMPLETED
-
-        def latest(condition):
-            return sa.func.max(sa.case((sa.and_(t.bpmn_id == "reply", done, condition), t.completed_at)))
-        last, last_late, last_untimed = latest(sa.true()), latest(t.completed_at > t.due_at), latest(t.due_at.is_(None))
-        # the final reply decides: none or without a due date → NULL (left out), late → 0, else 1
-        final_on_time = sa.case((last.is_(None), None), (last_untimed == last, None), (last_late == last, 0), else_=1)
-        tasks = _grouped_by_case(t, ids, [_sum(sa.and_(t.bpmn_id == "handle", done)),
-                                          sa.func.max(_flag(sa.and_(t.bpmn_id == "callback", done))), final_on_time],
-                                 [t.bpmn_id.in_(["handle", "reply", "callback"])])
-        # a case's forms were submitted between its receipt and the end of the period: bounds that keep
-        # the planner on this period's rows instead of every handle form in history
-        first = min((created for _, created, _ in cases), default=ctx.period.start)
-        extended = _grouped_by_case(AuditEvent, ids, [sa.func.count(AuditEvent.id)],
-                                    [AuditEvent.bpmn_id == "handle", AuditEvent.action == AuditAction.COMPLETE,
-                                     AuditEvent.at >= first, AuditEvent.at < ctx.period.end,
-                                     _json_true(AuditEvent, "need_extension")])
-        result = []
-        for case_id, created, closed_at in cases:
-            handles, called_back, on_time = tasks.get(case_id, (0, 0, None))
-            result.append(ClosedComplaint(created, closed_at, int(handles or 0), bool(called_back),
-                                          case_id in extended, None if on_time is None else bool(on_time)))
-        return result
-    return _cached(ctx, "closed_complaints", read)
-
-
-def _closed_share(ctx: Ctx, predicate: Callable[[ClosedComplaint], bool]) -> Value:
-    cases = _closed_complaints(ctx)
-    return _rate(sum(1 for c in cases if predicate(c)), len(cases))
+        f = CaseFact
+        if process == COMPLAINT:
+            columns = {"closed": sa.func.count(f.case_id), "timed": sa.func.count(f.reply_on_time),
+                       "on_time": _sum(f.reply_on_time.is_(True)), "redone": _sum(f.handles > 1),
+                       "called_back": _sum(f.called_back.is_(True)), "extended": _sum(f.asked_extension.is_(True)),
+                       "hours": sa.func.coalesce(sa.func.sum(f.working_hours), 0.0)}
+        else:
+            mediated = f.mediated.is_(True)
+            columns = {"mediated": _sum(mediated), "settled": _sum(sa.and_(mediated, f.settled.is_(True))),
+                       "settled_low": _sum(sa.and_(mediated, f.settled_low.is_(True))),
+                       "ladder": _sum(f.on_ladder.is_(True)),
+                       "escalated": _sum(sa.and_(f.on_ladder.is_(True), f.escalated.is_(True)))}
+        stmt = sa.select(*columns.values()).where(f.process_key == process, _in_period(f.closed_at, ctx.period))
+        if not ctx.scope.is_all:
+            stmt = stmt.join(Case, Case.id == f.case_id).where(case_clause(ctx.scope))
+        return dict(zip(columns, db.session.execute(stmt).one()))
+    return _cached(ctx, f"facts:{process}", read)
 
 
 class OfficeClock:
@@ -300,8 +364,8 @@ def k_first_contact_on_time(ctx: Ctx) -> Value:
 
 def k_closed_on_time(ctx: Ctx) -> Value:
     """Closed cases whose final reply was completed by its due date / closed cases with a timed reply."""
-    timed = [c for c in _closed_complaints(ctx) if c.final_reply_on_time is not None]
-    return _rate(sum(1 for c in timed if c.final_reply_on_time), len(timed))
+    totals = _fact_totals(ctx, COMPLAINT)
+    return _rate(totals["on_time"], totals["timed"])
 
 
 def k_close_rate(ctx: Ctx) -> Value:
@@ -328,16 +392,20 @@ def k_overdue_count(ctx: Ctx) -> Value:
 
 def k_average_duration(ctx: Ctx) -> Value:
     """Average working hours from receipt (case.created_at) to closing (case.closed_at)."""
-    cases = _closed_complaints(ctx)
-    if not cases:
+    totals = _fact_totals(ctx, COMPLAINT)
+    if not totals["closed"]:
         return Value(None, None, 0)
-    clock = OfficeClock(ctx.calendar)
-    total = sum(clock.hours_between(c.created_at, c.closed_at) for c in cases)
-    return Value(round(total / len(cases), 1), round(total, 1), len(cases))
+    total = float(totals["hours"])
+    return Value(round(total / totals["closed"], 1), round(total, 1), totals["closed"])
+
+
+def _closed_share(ctx: Ctx, key: str) -> Value:
+    totals = _fact_totals(ctx, COMPLAINT)
+    return _rate(totals[key], totals["closed"])
 
 
 def k_extension_rate(ctx: Ctx) -> Value:
-    return _closed_share(ctx, lambda c: c.asked_extension)
+    return _closed_share(ctx, "extended")
 
 
 def k_return_rate(ctx: Ctx) -> Value:
@@ -346,11 +414,11 @@ def k_return_rate(ctx: Ctx) -> Value:
 
 
 def k_redo_rate(ctx: Ctx) -> Value:
-    return _closed_share(ctx, lambda c: c.handles > 1)
+    return _closed_share(ctx, "redone")
 
 
 def k_callback_rate(ctx: Ctx) -> Value:
-    return _closed_share(ctx, lambda c: c.called_back)
+    return _closed_share(ctx, "called_back")
 
 
 def k_satisfaction(ctx: Ctx) -> Value:
@@ -420,56 +488,19 @@ def k_time_limit_compression(ctx: Ctx) -> Value:
 
 # --- Process C: dispute_escalation ---------------------------------------------------------------
 
-@dataclass
-class ClosedDispute:
-    mediated: bool        # reached a mediation task (labour or a level of the ladder)
-    on_ladder: bool       # went through the village → town → county → city ladder
-    settled: bool         # a mediation ended 成功
-    settled_low: bool     # … at village or town level
-    escalated: bool       # a level timer fired, or a village/town/county mediation failed
-
-
-def _closed_disputes(ctx: Ctx) -> list[ClosedDispute]:
-    """The facts of each dispute closed in the period: grouped passes over its tasks and its audit
-    events (mediation outcomes, level timers), merged by case id."""
-    def read(ctx):
-        closed = _closed_in_period(ctx, DISPUTE)
-        ids = sa.select(Case.id).where(*closed)
-        case_ids = db.session.execute(ids).scalars().all()
-        t, a = HumanTask, AuditEvent
-        tasks = _grouped_by_case(t, ids, [sa.func.max(_flag(t.bpmn_id.in_(LADDER_STEPS)))],
-                                 [t.bpmn_id.in_(MEDIATION_STEPS)])
-        outcome = _json_text(a, "outcome")
-        completed = a.action == AuditAction.COMPLETE
-        events = _grouped_by_case(a, ids, [
-            sa.func.max(_flag(sa.and_(completed, outcome == SETTLED))),
-            sa.func.max(_flag(sa.and_(completed, a.bpmn_id.in_(GRASSROOTS_STEPS), outcome == SETTLED))),
-            sa.func.max(_flag(sa.or_(sa.and_(a.action == AuditAction.TIMER, a.bpmn_id.in_(LEVEL_TIMERS)),
-                                     sa.and_(completed, a.bpmn_id.in_(ESCALATING_STEPS), outcome != SETTLED))))],
-            [a.bpmn_id.in_([*MEDIATION_STEPS, *LEVEL_TIMERS]), a.action.in_([AuditAction.COMPLETE, AuditAction.TIMER])])
-        result = []
-        for case_id in case_ids:
-            on_ladder = tasks.get(case_id)
-            settled, settled_low, escalated = events.get(case_id, (0, 0, 0))
-            result.append(ClosedDispute(on_ladder is not None, bool(on_ladder and on_ladder[0]), bool(settled),
-                                        bool(settled_low), bool(escalated)))
-        return result
-    return _cached(ctx, "closed_disputes", read)
-
-
 def k_mediation_success(ctx: Ctx) -> Value:
-    mediated = [d for d in _closed_disputes(ctx) if d.mediated]
-    return _rate(sum(d.settled for d in mediated), len(mediated))
+    totals = _fact_totals(ctx, DISPUTE)
+    return _rate(totals["settled"], totals["mediated"])
 
 
 def k_grassroots_rate(ctx: Ctx) -> Value:
-    mediated = [d for d in _closed_disputes(ctx) if d.mediated]
-    return _rate(sum(d.settled_low for d in mediated), len(mediated))
+    totals = _fact_totals(ctx, DISPUTE)
+    return _rate(totals["settled_low"], totals["mediated"])
 
 
 def k_escalation_rate(ctx: Ctx) -> Value:
-    ladder = [d for d in _closed_disputes(ctx) if d.on_ladder]
-    return _rate(sum(d.escalated for d in ladder), len(ladder))
+    totals = _fact_totals(ctx, DISPUTE)
+    return _rate(totals["escalated"], totals["ladder"])
 
 
 # --- the registry --------------------------------------------------------------------------------
@@ -588,14 +619,16 @@ def compute_kpis(user: User, start, end, process: str | None = None, *, now: dat
     if process and process not in PROCESSES:
         raise FormInvalid("流程无效", fields={"process": ["可选：" + "、".join(PROCESSES)]})
     ctx = Ctx(scope, period, get_calendar())
+    wanted = [k for k in KPIS if not (process and k.process != process) and not (ids and k.id not in ids)]
+    for key in FACT_BUILDERS:
+        if any(k.process == key for k in wanted):
+            ensure_case_facts(key, period, ctx.calendar)
     if db.session.get_bind().dialect.name == "postgresql":
         # these are short aggregates over indexed ranges; PostgreSQL's JIT compiles for longer than
         # they run (measured: +40 ms per statement). Only for this transaction.
         db.session.execute(sa.text("SET LOCAL jit = off"))
     results = []
-    for kpi in KPIS:
-        if (process and kpi.process != process) or (ids and kpi.id not in ids):
-            continue
+    for kpi in wanted:
         value = kpi.compute(ctx)
         results.append({"id": kpi.id, "process": kpi.process, "process_title": PROCESS_TITLES[kpi.process],
                         "name": kpi.name, "explanation": kpi.explanation, "formula": kpi.formula,

@@ -1,16 +1,26 @@
-"""The indexes the supervision queries need on other packages' tables.
+"""The supervision tables: the indexes its queries need on other packages' tables, and case_fact.
 
-Supervision owns no table: 督办 deadlines live in the audit trail. Its queries read human_task,
-case and audit_event, and bench/dashboard_bench.py showed which of them scanned; the indexes are
-declared here (bound to those tables, so the metadata and `flask db check` know them) and created
-by migration 6c0c0e1d0003.
+督办 deadlines live in the audit trail. The queries read human_task, case and audit_event, and
+bench/dashboard_bench.py showed which of them scanned; those indexes are declared here (bound to
+those tables, so the metadata and `flask db check` know them), created by migrations 6c0c0e1d0003
+and 8e0c0e1d0005.
+
+case_fact holds, for each closed case, the facts the closed-case KPIs count (replies on time, 重办,
+回访, 延期, working hours; for disputes the mediation results). A closed case's tasks and audit trail
+no longer change, so its facts are computed once, the first time a KPI period covers the case
+(kpis.ensure_case_facts), and a year of KPIs reads one row per case instead of its whole history.
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.audit.models import AuditEvent
 from app.cases.models import Case
+from app.db import UTCDateTime
+from app.extensions import db
 from app.tasks.models import HumanTask
 
 _task, _case, _audit = HumanTask.__table__, Case.__table__, AuditEvent.__table__
@@ -22,9 +32,39 @@ SUPERVISION_INDEXES = (
              _task.c.bpmn_id),
     # case KPIs: a process's cases closed in / received in a period
     sa.Index("ix_case_process_key_closed_at", _case.c.process_key, _case.c.closed_at),
-    sa.Index("ix_case_process_key_created_at", _case.c.process_key, _case.c.created_at),
+    # … received in a period, and whether closed by its end (办结率) read from the index itself
+    sa.Index("ix_case_process_key_created_at_status", _case.c.process_key, _case.c.created_at, _case.c.status,
+             _case.c.closed_at),
     # form answers of some steps in a period (退单率, 满意率): without it PostgreSQL reads all of audit_event
     sa.Index("ix_audit_event_bpmn_id_action_at", _audit.c.bpmn_id, _audit.c.action, _audit.c.at),
     # a task's 督办 records in the lists (audit_event had no index on human_task_id)
     sa.Index("ix_audit_event_human_task_id_action", _audit.c.human_task_id, _audit.c.action),
+    # step KPIs (按时签收率, 首次响应及时率, 退单率, 满意率, 即办率): every column they read is in the
+    # index, so a year of completions is counted without visiting the table
+    sa.Index("ix_human_task_kpi", _task.c.process_key, _task.c.bpmn_id, _task.c.completed_at, _task.c.status,
+             _task.c.due_at, _task.c.outcome, _task.c.case_id),
 )
+
+
+class CaseFact(db.Model):
+    """The KPI facts of one closed case (see the module docstring). Columns that do not apply to the
+    case's process are NULL."""
+
+    __tablename__ = "case_fact"
+    __table_args__ = (sa.Index("ix_case_fact_process_key_closed_at", "process_key", "closed_at"),)
+
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("case.id", ondelete="CASCADE"), primary_key=True)
+    process_key: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # complaint
+    handles: Mapped[int | None] = mapped_column(sa.Integer)                  # completed 调查处置 steps (2+ = 重办)
+    called_back: Mapped[bool | None] = mapped_column(sa.Boolean)
+    asked_extension: Mapped[bool | None] = mapped_column(sa.Boolean)
+    reply_on_time: Mapped[bool | None] = mapped_column(sa.Boolean)            # the final reply by its due date; NULL: none/untimed
+    working_hours: Mapped[float | None] = mapped_column(sa.Float)              # receipt → closing, office hours
+    # dispute_escalation
+    mediated: Mapped[bool | None] = mapped_column(sa.Boolean)
+    on_ladder: Mapped[bool | None] = mapped_column(sa.Boolean)
+    settled: Mapped[bool | None] = mapped_column(sa.Boolean)
+    settled_low: Mapped[bool | None] = mapped_column(sa.Boolean)
+    escalated: Mapped[bool | None] = mapped_column(sa.Boolean)

@@ -16,6 +16,26 @@ class TaskStatus:
     CANCELLED = "cancelled"   # removed by the engine (boundary event, cancel)
 
 
+# A completed step's outcome, for the statistics (退单率, 满意率, 调解成功率…): the first of these form
+# fields the step submitted, as text. Kept on the row so the KPIs count outcomes from an index
+# instead of parsing every audit event's JSON.
+OUTCOME_FIELDS = ("sign_action", "satisfaction", "outcome")
+OUTCOME_LENGTH = 60
+
+
+def outcome_of(data) -> str | None:
+    """The outcome a completed step's form data carries (OUTCOME_FIELDS), or None."""
+    if not isinstance(data, dict):
+        return None
+    for name in OUTCOME_FIELDS:
+        value = data.get(name)
+        if value is None or value == "" or isinstance(value, (dict, list)):
+            continue
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return text[:OUTCOME_LENGTH]
+    return None
+
+
 class HumanTaskCandidate(db.Model):
     """The inbox's group index: one row per (group, task). HumanTask.candidate_groups is the record;
     this table exists so "tasks offered to my groups" is an indexed query."""
@@ -33,11 +53,13 @@ class HumanTask(db.Model):
         sa.UniqueConstraint("instance_id", "spiff_task_id"),   # a task is projected once
         sa.Index("ix_human_task_status_due_at", "status", "due_at"),
         sa.Index("ix_human_task_assignee_id_status", "assignee_id", "status"),
+        # a case's tasks (case page, KPIs); a case's completed step found inside the index (即办率)
+        sa.Index("ix_human_task_case_id_bpmn_id", "case_id", "bpmn_id", "status", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
-    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case.id"))
     process_key: Mapped[str] = mapped_column(sa.String(100))
     spiff_task_id: Mapped[str] = mapped_column(sa.String(36))
     bpmn_id: Mapped[str] = mapped_column(sa.String(100))
@@ -60,4 +82,5 @@ class HumanTask(db.Model):
     due_provisional: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalation_step: Mapped[str | None] = mapped_column(sa.String(20))   # remind/notice/supervise/criticise
+    outcome: Mapped[str | None] = mapped_column(sa.String(OUTCOME_LENGTH))   # outcome_of(the submitted form)
     draft: Mapped[dict | None] = mapped_column(JSONType)  # unsaved form input, never lost

@@ -225,6 +225,12 @@ def test_return_refused_is_a_forced_dispatch(seeded, api, app, clock):
                                                "return_basis": "事发地在棠下镇。"})
     do(api, app, iid, "return_review", "dispatch1", {"review_decision": "reject", "review_opinion": "属本单位职责。"})
     assert [(b, g) for b, g, *_ in open_tasks(app, iid)] == [("first_contact", ["jm_scjgj"])]
+    with app.app_context():   # each completed step keeps its outcome for the KPIs (退单率 counts "return")
+        from app.extensions import db
+        from app.tasks.models import HumanTask
+        done = db.session.execute(sa.select(HumanTask.bpmn_id, HumanTask.outcome).where(
+            HumanTask.instance_id == iid, HumanTask.status == "completed").order_by(HumanTask.id)).all()
+    assert ("sign_in", "return") in done and ("dispatch", None) in done
 
 
 def test_a_return_needs_its_reason_and_legal_basis(seeded, api, app, clock):

@@ -1,0 +1,69 @@
+"""The KPI facts: closed-case facts are computed once and reused; a step's outcome is recorded when
+the task is completed through the app; the migration fills in the outcome of older completions."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tests.supervision.conftest import cst
+from tests.supervision.test_kpis import END, NOW, START, _kpis, complaint_cases, dispute_cases  # noqa: F401 (fixtures)
+
+
+def _facts(db):
+    from app.supervision.models import CaseFact
+    return {f.case_id: f for f in db.session.execute(sa.select(CaseFact)).scalars()}
+
+
+def test_closed_case_facts_are_computed_once_and_then_read(complaint_cases, dispute_cases, db):
+    from app.cases.models import Case
+    from app.supervision import kpis
+    assert _facts(db) == {}
+    first = _kpis("boss", None)
+    facts = _facts(db)
+    closed_in_march = db.session.execute(sa.select(Case.id, Case.process_key).where(
+        Case.closed_at >= kpis.parse_period(START, END).start, Case.closed_at < kpis.parse_period(START, END).end,
+        Case.process_key.in_(["complaint", "dispute_escalation"]))).all()
+    assert sorted(facts) == sorted(case_id for case_id, _ in closed_in_march)
+    assert {f.process_key for f in facts.values()} == {"complaint", "dispute_escalation"}
+
+    # nothing is missing any more: no new rows, and the numbers are the same when read from the facts
+    period = kpis.parse_period(START, END, NOW)
+    assert kpis.ensure_case_facts("complaint", period, kpis.get_calendar()) == 0
+    assert _kpis("boss", None) == first
+
+
+def test_a_fact_row_is_what_the_kpis_count(complaint_cases, db):
+    """Proof that the tiles read case_fact: change one case's stored facts and the tile moves."""
+    from app.supervision.models import CaseFact
+    before = _kpis("boss", "complaint")["callback_rate"]
+    fact = next(f for f in _facts(db).values() if not f.called_back)
+    db.session.execute(sa.update(CaseFact).where(CaseFact.case_id == fact.case_id).values(called_back=True))
+    db.session.commit()
+    after = _kpis("boss", "complaint")["callback_rate"]
+    assert after["numerator"] == before["numerator"] + 1
+    assert after["denominator"] == before["denominator"]
+
+
+def test_a_case_closed_later_gets_its_facts_when_a_period_first_covers_it(complaint_cases, rows, db):
+    _kpis("boss", "complaint")
+    late = rows.case("complaint", cst(2025, 3, 26, 9), cst(2025, 3, 31, 16), unit="unit_a")
+    rows.done(late, "handle", cst(2025, 3, 28, 10), {"need_extension": True})
+    rows.done(late, "reply", cst(2025, 3, 31, 10), {"result_code": "solved"}, due=cst(2025, 3, 31, 17))
+    db.session.commit()
+    result = _kpis("boss", "complaint")
+    fact = _facts(db)[late.id]
+    assert (fact.handles, fact.asked_extension, fact.reply_on_time, fact.called_back) == (1, True, True, False)
+    assert result["extension_rate"]["denominator"] == 6
+    # 03-26 09:00 → 03-31 16:00: Wed 7 + Thu 7 (the 26th is a Wednesday), Fri 7, Mon 6 working hours
+    assert fact.working_hours == 27
+
+
+def test_outcome_helper():
+    from app.tasks.models import outcome_of
+    assert outcome_of({"sign_action": "return", "return_reason": "x"}) == "return"
+    assert outcome_of({"satisfaction": "satisfied"}) == "satisfied"
+    assert outcome_of({"outcome": "成功"}) == "成功"
+    assert outcome_of({"outcome": True}) == "true"
+    assert outcome_of({"contact_note": "已联系"}) is None
+    assert outcome_of({"outcome": ""}) is None
+    assert outcome_of(None) is None
+    assert outcome_of({"outcome": "长" * 100}) == "长" * 60
