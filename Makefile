@@ -55,6 +55,8 @@ test: install-dev assets
 bench: install-dev
 	$(BIN)/python bench/engine_bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/timer_lag_bench.py
+	$(BIN)/python bench/web_bench.py
+	$(BIN)/python bench/dashboard_bench.py --quiet-plans
 
 clean:
 	rm -rf $(VENV) node_modules app/static/vendor
