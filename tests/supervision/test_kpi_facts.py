@@ -67,3 +67,18 @@ def test_outcome_helper():
     assert outcome_of({"outcome": ""}) is None
     assert outcome_of(None) is None
     assert outcome_of({"outcome": "长" * 100}) == "长" * 60
+
+
+def test_loading_a_years_calendar_refreshes_the_working_hours_of_that_years_cases(complaint_cases, db):
+    """Facts keep working hours; when the State Council's schedule changes a day, they are recomputed."""
+    import json
+
+    from app.calendar.schedule import parse_schedule, schedule_from_library
+    from app.deadlines.services import load_year
+    before = _kpis("boss", "complaint")["average_duration"]
+    assert before["numerator"] == 168.5
+    data = json.loads(schedule_from_library(2025, "test").to_json())
+    data["holidays"] = [*data["holidays"], ["2025-03-04", "2025-03-04"]]   # C1 and C5 span it: 7 WH each
+    load_year(parse_schedule(json.dumps(data), "2025.json"))
+    after = _kpis("boss", "complaint")["average_duration"]
+    assert after["numerator"] == 168.5 - 14 and after["denominator"] == before["denominator"]
