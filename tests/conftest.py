@@ -47,8 +47,10 @@ def app(tmp_path_factory):
 
 
 def clear_caches() -> None:
+    from app.deadlines.due import forget_calendar
     from app.engine import definitions, runtime
     from app.processes import services
+    forget_calendar()   # a test that loaded a year's overrides must not leave them to the next
     services._bundles.clear()
     definitions._cache.clear()
     runtime._live.clear()
