@@ -5,10 +5,12 @@ Revision ID: 8e0c0e1d0005
 Revises: 7d0c0e1d0004
 Create Date: 2026-11-22 09:00:00
 
-Declared in app/tasks/models.py (outcome, ix_human_task_case_id_bpmn_id, which widens
-ix_human_task_case_id) and app/supervision/models.py (ix_human_task_kpi, case_fact, and
-ix_case_process_key_created_at_status, which widens ix_case_process_key_created_at). The outcome of tasks completed before this revision is filled in from their audit
-"complete" events; case_fact fills itself the first time a KPI period covers a closed case.
+Declared in app/tasks/models.py (outcome; ix_human_task_case_id_bpmn_id, which widens
+ix_human_task_case_id; ix_human_task_status_due_at, widened for the weekly overdue trend) and in
+app/supervision/models.py (ix_human_task_kpi; case_fact; ix_case_process_key_created_at_status,
+which widens ix_case_process_key_created_at). The outcome of tasks completed before this revision
+is filled in from their audit "complete" events; case_fact fills itself the first time a KPI period
+covers a closed case.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -79,6 +81,9 @@ def upgrade():
         batch_op.create_index('ix_case_process_key_created_at_status', ['process_key', 'created_at', 'status',
                                                                         'closed_at'], unique=False)
     with op.batch_alter_table('human_task', schema=None) as batch_op:
+        batch_op.drop_index('ix_human_task_status_due_at')   # widened: the weekly overdue trend from the index
+        batch_op.create_index('ix_human_task_status_due_at', ['status', 'due_at', 'completed_at', 'paused_at'],
+                              unique=False)
         batch_op.drop_index('ix_human_task_case_id')   # widened: a case's completed step inside the index
         batch_op.create_index('ix_human_task_case_id_bpmn_id', ['case_id', 'bpmn_id', 'status', 'completed_at'],
                               unique=False)
@@ -91,6 +96,8 @@ def downgrade():
         batch_op.drop_index('ix_human_task_kpi')
         batch_op.drop_index('ix_human_task_case_id_bpmn_id')
         batch_op.create_index('ix_human_task_case_id', ['case_id'], unique=False)
+        batch_op.drop_index('ix_human_task_status_due_at')
+        batch_op.create_index('ix_human_task_status_due_at', ['status', 'due_at'], unique=False)
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.drop_index('ix_case_process_key_created_at_status')
         batch_op.create_index('ix_case_process_key_created_at', ['process_key', 'created_at'], unique=False)
