@@ -17,6 +17,6 @@ def get_instance(instance_id):
     """Status, visible data, open tasks and the full history with actor and time."""
     user = require_user()
     instance = services.get_instance(instance_id)
-    if not services.can_view_instance(user, instance):
+    if not services.can_read_instance(user, instance):
         raise Forbidden("您无权查看该流程实例")
     return instance_payload(services.instance_details(instance, user))

@@ -21,7 +21,7 @@ from flask import current_app
 from app import engine
 from app.audit.models import AuditAction, AuditEvent
 from app.calendar import SHANGHAI, DurationError, parse_duration
-from app.auth.models import Group, User
+from app.auth.models import ROLE_SUPERVISOR, Group, User
 from app.auth.services import lane_group_names
 from app.cases import privacy
 from app.cases.models import Case, CaseStatus
@@ -692,6 +692,17 @@ def can_view_instance(user: User, instance: ProcessInstance) -> bool:
                HumanTask.id.in_(sa.select(HumanTaskCandidate.task_id)
                                 .where(HumanTaskCandidate.group_name.in_(groups))))).limit(1)
     return db.session.execute(stmt).first() is not None
+
+
+def can_read_instance(user: User, instance: ProcessInstance) -> bool:
+    """Who may open an instance (its case page, GET /instances/<id>): those of can_view_instance,
+    and a supervisor of the units the case belongs to (the dashboard links to it)."""
+    if can_view_instance(user, instance):
+        return True
+    if not user.has_role(ROLE_SUPERVISOR):
+        return False
+    from app.supervision.access import can_supervise_case, supervision_scope
+    return can_supervise_case(supervision_scope(user), instance.case_id)
 
 
 def instance_details(instance: ProcessInstance, viewer: User | None = None) -> dict:

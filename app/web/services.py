@@ -5,6 +5,7 @@ commits. Masking a reporter's identity, and auditing who saw it, is the reading 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from app.tasks import services as task_services
 from app.tasks.models import HumanTask, TaskStatus
 from app.web import labels
 from app.web.attachments import check_upload
+from app.web.filters import local_time
 from app.web.formschema import options_of
 from app.web.queries import display_sla, user_names
 
@@ -123,7 +125,7 @@ def get_visible_case(case_id: int, user: User) -> tuple[Case, ProcessInstance]:
     """The case and its instance if the user may see them. Raises NotFound, Forbidden."""
     case = get_case(case_id)
     instance = case_instance(case_id)
-    if not processes.can_view_instance(user, instance):
+    if not processes.can_read_instance(user, instance):
         raise Forbidden("您无权查看此案件")
     return case, instance
 
@@ -208,14 +210,33 @@ def _details(data: Any, fields: dict) -> list[tuple[str, str]]:
     return out
 
 
+def _action_details(data: Any) -> list[tuple[str, str]]:
+    """A supervisor's 催办/督办/改派/延期 record: its note, deadline, people, in Chinese."""
+    if not isinstance(data, dict):
+        return []
+    out = []
+    for key, title in labels.ACTION_DETAILS.items():
+        value = data.get(key)
+        if value in (None, ""):
+            continue
+        if key == "deadline":
+            try:
+                value = local_time(datetime.fromisoformat(str(value)))
+            except ValueError:
+                pass
+        out.append((title, labels.value_text(value)))
+    return out
+
+
 def _timeline(history: list, instance: ProcessInstance, fields: dict) -> list[TimelineEntry]:
     names = user_names({e.actor_id for e in history})
     entries = []
     for event in history:
         title = event.label or ""
+        details = (_action_details(event.data) if event.action in labels.SUPERVISION_ACTIONS
+                   else _details(event.data, fields))
         entries.append(TimelineEntry(event.at, event.action, title,
-                                     names.get(event.actor_id) if event.actor_id else "系统",
-                                     _details(event.data, fields)))
+                                     names.get(event.actor_id) if event.actor_id else "系统", details))
     if instance.ended_at is not None:
         ended = "流程结束" if instance.status == InstanceStatus.COMPLETED else "流程撤销"
         entries.append(TimelineEntry(instance.ended_at, "end", ended, "系统"))

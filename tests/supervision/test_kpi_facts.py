@@ -82,3 +82,4 @@ def test_loading_a_years_calendar_refreshes_the_working_hours_of_that_years_case
     load_year(parse_schedule(json.dumps(data), "2025.json"))
     after = _kpis("boss", "complaint")["average_duration"]
     assert after["numerator"] == 168.5 - 14 and after["denominator"] == before["denominator"]
+
