@@ -61,6 +61,23 @@ class KpiQuerySchema(_Query):
     format = fields.String(load_default="json", validate=validate.OneOf(_FORMATS, error=_CHOICE))
 
 
+class TrendQuerySchema(_Query):
+    start = fields.String(load_default=None, metadata={"description": "起始日期（含），YYYY-MM-DD"})
+    end = fields.String(load_default=None, metadata={"description": "结束日期（不含）"})
+    unit = fields.String(load_default=None)
+    district = fields.String(load_default=None)
+    process = fields.String(load_default=None)
+    channel = fields.String(load_default=None)
+
+
+class HeatmapQuerySchema(_Query):
+    process = fields.String(load_default=None, metadata={"description": "流程 key（必填）"})
+    unit = fields.String(load_default=None)
+    district = fields.String(load_default=None)
+    channel = fields.String(load_default=None)
+    within = fields.String(load_default=None, metadata={"description": "临期范围，如 1WD、8WH、24H"})
+
+
 class IncidentQuerySchema(_Query):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="应不小于 {min}"),
                           error_messages={"invalid": "应为整数"})
@@ -170,6 +187,51 @@ class IncidentPageSchema(StrictSchema):
     pagination = fields.Nested(PaginationSchema)
 
 
+class TrendWeekSchema(StrictSchema):
+    start = fields.DateTime(metadata={"description": "本周在区间内的起点"})
+    monday = fields.Date(metadata={"description": "本周周一（北京时间）"})
+    label = fields.String()
+    received = fields.Integer(metadata={"description": "本周受理的案件数"})
+    closed = fields.Integer(metadata={"description": "本周办结的案件数"})
+    overdue = fields.Integer(metadata={"description": "本周到期且未按时办理的环节数"})
+
+
+class TrendTotalsSchema(StrictSchema):
+    received = fields.Integer()
+    closed = fields.Integer()
+    overdue = fields.Integer()
+
+
+class TrendSchema(StrictSchema):
+    start = fields.DateTime()
+    end = fields.DateTime()
+    weeks = fields.List(fields.Nested(TrendWeekSchema))
+    totals = fields.Nested(TrendTotalsSchema)
+
+
+class HeatStepSchema(StrictSchema):
+    bpmn_id = fields.String()
+    name = fields.String()
+    open = fields.Integer(metadata={"description": "在办任务数"})
+    overdue = fields.Integer(metadata={"description": "其中超期"})
+    due_soon = fields.Integer(metadata={"description": "其中临期"})
+
+
+class HeatTotalsSchema(StrictSchema):
+    open = fields.Integer()
+    overdue = fields.Integer()
+    due_soon = fields.Integer()
+
+
+class HeatmapSchema(StrictSchema):
+    process = fields.String()
+    process_title = fields.String()
+    version = fields.Integer(allow_none=True, metadata={"description": "流程图所用的最新版本"})
+    now = fields.DateTime()
+    steps = fields.List(fields.Nested(HeatStepSchema))
+    totals = fields.Nested(HeatTotalsSchema)
+
+
 class NoteSchema(StrictSchema):
     class Meta:
         unknown = EXCLUDE
@@ -249,6 +311,23 @@ def summary(query):
     groups = queries.summarize(require_user(), query["kind"], query["by"], queries.Filters.from_mapping(query),
                                within=query["within"])
     return {"kind": query["kind"], "by": query["by"], "groups": groups}
+
+
+@blp.get("/trend")
+@blp.arguments(TrendQuerySchema, location="query")
+@blp.response(200, TrendSchema)
+def trend(query):
+    """Per week of [start, end): cases received, cases closed, steps that fell overdue (the dashboard chart)."""
+    return queries.weekly_trend(require_user(), query["start"], query["end"], queries.Filters.from_mapping(query))
+
+
+@blp.get("/heatmap")
+@blp.arguments(HeatmapQuerySchema, location="query")
+@blp.response(200, HeatmapSchema)
+def heatmap(query):
+    """Open, overdue and due-soon tasks per step of one process (the diagram heat map)."""
+    return queries.step_heat(require_user(), query["process"], queries.Filters.from_mapping(query),
+                             within=query["within"])
 
 
 @blp.get("/kpis")

@@ -8,14 +8,14 @@ provisional mark, and the latest 督办 deadline. The page and the API call the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from app.audit.models import AuditAction, AuditEvent
-from app.auth.models import User
+from app.auth.models import Group, GroupKind, User, user_group
 from app.calendar import SHANGHAI
 from app.cases.models import Case
 from app.cases.privacy import MASKED_NAME, can_see_identity, mask_data
@@ -26,7 +26,8 @@ from app.deadlines.sla import current_sla_state
 from app.errors import Forbidden, FormInvalid
 from app.extensions import db
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
-from app.supervision.access import Scope, supervision_scope, task_clause, unit_case_clause, unit_task_clause
+from app.supervision.access import (Scope, case_clause, supervision_scope, task_clause, unit_case_clause,
+                                    unit_task_clause)
 from app.tasks.models import HumanTask, TaskStatus
 
 KINDS = ("overdue", "due_soon")
@@ -81,6 +82,10 @@ class Page:
     total: int
     now: datetime | None = None
     meta: dict = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return (self.total + self.per_page - 1) // self.per_page if self.total else 1
 
 
 # --- statements ---------------------------------------------------------------------------------
@@ -179,11 +184,7 @@ def list_tasks(user: User, kind: str, filters: Filters | None = None, *, sort: s
         raise FormInvalid("排序字段无效", fields={"sort": ["可选：" + "、".join(SORTS)]})
     horizon = due_soon_horizon(now, within) if kind == "due_soon" else None
     where = _where(scope, kind, filters, now, horizon)
-    counted = sa.select(sa.func.count(HumanTask.id)).select_from(HumanTask)
-    if _needs_case(filters):
-        counted = counted.join(Case, Case.id == HumanTask.case_id)
-    total = db.session.execute(counted.where(*_where(scope, kind, filters, now, horizon,
-                                                     case_joined=_needs_case(filters)))).scalar_one()
+    total = _count(scope, kind, filters, now, horizon)
     stmt = (_base_select(*_ROW_COLUMNS).outerjoin(_assignee, _assignee.id == HumanTask.assignee_id)
             .where(*where).order_by(*SORTS[sort], HumanTask.id))
     if limit is not None:
@@ -196,6 +197,23 @@ def list_tasks(user: User, kind: str, filters: Filters | None = None, *, sort: s
     calendar = get_calendar()
     items = [_row(r, scope, now, calendar, supervised.get(r.id)) for r in rows]
     return Page(items, page, per_page, total, now, {"kind": kind, "horizon": horizon})
+
+
+def _count(scope: Scope, kind: str, filters: Filters, now: datetime, horizon: datetime | None) -> int:
+    counted = sa.select(sa.func.count(HumanTask.id)).select_from(HumanTask)
+    if _needs_case(filters):
+        counted = counted.join(Case, Case.id == HumanTask.case_id)
+    return db.session.execute(counted.where(*_where(scope, kind, filters, now, horizon,
+                                                    case_joined=_needs_case(filters)))).scalar_one()
+
+
+def count_tasks(user: User, kind: str, filters: Filters | None = None, *, within: str | None = None,
+                now: datetime | None = None) -> int:
+    """How many rows list_tasks would have in all (the tab counts of the dashboard), without reading them."""
+    scope = supervision_scope(user)
+    now = now or utcnow()
+    horizon = due_soon_horizon(now, within) if kind == "due_soon" else None
+    return _count(scope, kind, filters or Filters(), now, horizon)
 
 
 def _latest_supervision(task_ids: list[int]) -> dict[int, dict]:
@@ -303,13 +321,20 @@ def list_incidents(user: User, *, page: int = 1, per_page: int = 20, limit: int 
     jobs_where = [Incident.resolved_at.is_(None)]
     errors_where = [ProcessInstance.status == InstanceStatus.ERROR]
     if not scope.is_all:
-        visible_tasks = sa.select(HumanTask.id).where(unit_task_clause(scope.units))
-        visible_instances = (sa.select(ProcessInstance.id).join(Case, Case.id == ProcessInstance.case_id)
-                             .where(unit_case_clause(scope.units)))
-        jobs_where.append(sa.or_(
-            sa.and_(Incident.human_task_id.is_not(None), Incident.human_task_id.in_(visible_tasks)),
-            sa.and_(Incident.human_task_id.is_(None), Incident.instance_id.in_(visible_instances))))
-        errors_where.append(ProcessInstance.id.in_(visible_instances))
+        # correlated: checked for each open incident / stopped instance (few, found by their own index),
+        # never a list of every task or instance of the units
+        visible_task = (sa.select(sa.literal(1)).select_from(HumanTask)
+                        .where(HumanTask.id == Incident.human_task_id, unit_task_clause(scope.units))
+                        .correlate_except(HumanTask).exists())
+
+        def case_of(instance_id):
+            owner = aliased(ProcessInstance)
+            return (sa.select(sa.literal(1)).select_from(owner).join(Case, Case.id == owner.case_id)
+                    .where(owner.id == instance_id, unit_case_clause(scope.units))
+                    .correlate_except(owner, Case).exists())
+        jobs_where.append(sa.or_(sa.and_(Incident.human_task_id.is_not(None), visible_task),
+                                 sa.and_(Incident.human_task_id.is_(None), case_of(Incident.instance_id))))
+        errors_where.append(case_of(ProcessInstance.id))
     jobs_total = db.session.execute(sa.select(sa.func.count(Incident.id)).where(*jobs_where)).scalar_one()
     errors_total = db.session.execute(
         sa.select(sa.func.count(ProcessInstance.id)).where(*errors_where)).scalar_one()
@@ -352,3 +377,202 @@ def list_incidents(user: User, *, page: int = 1, per_page: int = 20, limit: int 
 def local_text(value: datetime | None) -> str:
     """A UTC instant as Asia/Shanghai text for people (exports)."""
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+
+# --- charts: the weekly trend and the diagram heat map ----------------------------------------------
+
+MAX_WEEKS = 60
+
+
+def _flag_sum(condition):
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def process_keys() -> list[str]:
+    """Every deployed process key (a small table). Lets a query without a process filter still start
+    with `process_key IN (…)`, the leading column of the case indexes."""
+    return list(db.session.execute(sa.select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key))
+                .scalars())
+
+
+def week_starts(start: datetime, end: datetime) -> list[datetime]:
+    """The Monday 00:00 (Beijing time) of each week that meets [start, end), as UTC instants, the first
+    one clipped to `start`. Raises FormInvalid past MAX_WEEKS weeks."""
+    first = start.astimezone(SHANGHAI).date()
+    day = first - timedelta(days=first.weekday())
+    bounds: list[datetime] = []
+    while True:
+        instant = datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(timezone.utc)
+        if instant >= end:
+            break
+        bounds.append(max(instant, start))
+        if len(bounds) > MAX_WEEKS:
+            raise FormInvalid(f"统计区间过长，周趋势最多 {MAX_WEEKS} 周", fields={"end": [f"区间不超过 {MAX_WEEKS} 周"]})
+        day += timedelta(days=7)
+    return bounds
+
+
+def _week_bucket(column, bounds: list[datetime]):
+    """SQL: the index of the week a time falls in (the rows are already limited to the period).
+    Plain comparisons with the boundaries computed here, so it is the same SQL on SQLite and PostgreSQL."""
+    if len(bounds) == 1:
+        return sa.literal(0)
+    return sa.case(*[(column < bound, index) for index, bound in enumerate(bounds[1:])], else_=len(bounds) - 1)
+
+
+def _case_scope(scope: Scope, filters: Filters, keys: list[str]) -> list:
+    """WHERE clauses on "case" for the charts: scope, unit, district, process (else every key), channel."""
+    clauses = [case_clause(scope)]
+    if filters.unit:
+        if not scope.covers_unit(filters.unit):
+            raise Forbidden(f"您无权查看单位“{filters.unit}”的任务")
+        clauses.append(unit_case_clause([filters.unit]))
+    clauses.append(Case.process_key == filters.process if filters.process else Case.process_key.in_(keys or [""]))
+    if filters.district:
+        clauses.append(Case.district == filters.district)
+    if filters.channel:
+        clauses.append(Case.channel == filters.channel)
+    return clauses
+
+
+def _chart_filters(filters: Filters | None) -> Filters:
+    """The filters the charts honour: unit, district, process, channel (not a list's step or rung)."""
+    filters = filters or Filters()
+    return Filters(unit=filters.unit, district=filters.district, process=filters.process, channel=filters.channel)
+
+
+def weekly_trend(user: User, start, end, filters: Filters | None = None, *, now: datetime | None = None) -> dict:
+    """Per week of [start, end) (weeks begin on Monday, Beijing time): cases received (case.created_at),
+    cases closed (case.closed_at), and steps that fell overdue (due in that week, already past, and
+    not completed by their due date; a clock paused before the due date is not overdue).
+
+    Three grouped statements, each driven by an index on its period column: case (process_key,
+    created_at), case (process_key, closed_at), human_task (status, due_at). Raises Forbidden,
+    FormInvalid (bad period, too many weeks).
+    """
+    from app.supervision.kpis import parse_period
+    scope = supervision_scope(user)
+    now = now or utcnow()
+    period = parse_period(start, end, now)
+    filters = _chart_filters(filters)
+    bounds = week_starts(period.start, period.end)
+    keys = process_keys()
+    cases = _case_scope(scope, filters, keys)
+
+    def per_week(column, *where) -> dict[int, int]:
+        bucket = _week_bucket(column, bounds).label("week")
+        rows = db.session.execute(sa.select(bucket, sa.func.count()).select_from(Case)
+                                  .where(column >= period.start, column < period.end, *cases, *where)
+                                  .group_by(bucket)).all()
+        return {int(week): count for week, count in rows}
+
+    received = per_week(Case.created_at)
+    closed = per_week(Case.closed_at, Case.closed_at.is_not(None))
+    # steps falling overdue: due in the period and already past, not completed (or cancelled) by then
+    due_end = min(period.end, now)
+    overdue: dict[int, int] = {}
+    if due_end > period.start:
+        needs_case = _needs_case(filters)
+        bucket = _week_bucket(HumanTask.due_at, bounds).label("week")
+        stmt = sa.select(bucket, sa.func.count()).select_from(HumanTask)
+        if needs_case:
+            stmt = stmt.join(Case, Case.id == HumanTask.case_id)
+        stmt = stmt.where(
+            HumanTask.status.in_([TaskStatus.READY, TaskStatus.COMPLETED, TaskStatus.CANCELLED]),   # the index
+            HumanTask.due_at >= period.start, HumanTask.due_at < due_end,
+            sa.or_(HumanTask.completed_at.is_(None), HumanTask.completed_at > HumanTask.due_at),
+            sa.or_(HumanTask.paused_at.is_(None), HumanTask.paused_at > HumanTask.due_at),
+            task_clause(scope, case_joined=needs_case), *_filter_clauses(scope, filters, needs_case))
+        overdue = {int(week): count for week, count in db.session.execute(stmt.group_by(bucket)).all()}
+    weeks = []
+    for index, bound in enumerate(bounds):
+        local = bound.astimezone(SHANGHAI).date()   # the Monday, or the period's first day
+        monday = local - timedelta(days=local.weekday())
+        weeks.append({"start": bound, "monday": monday, "label": f"{local.month}月{local.day}日",
+                      "received": received.get(index, 0), "closed": closed.get(index, 0),
+                      "overdue": overdue.get(index, 0)})
+    totals = {key: sum(w[key] for w in weeks) for key in ("received", "closed", "overdue")}
+    return {"start": period.start, "end": period.end, "weeks": weeks, "totals": totals}
+
+
+def latest_definition(process: str) -> ProcessDefinition | None:
+    return db.session.execute(sa.select(ProcessDefinition).where(ProcessDefinition.key == process)
+                              .order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
+
+
+def step_heat(user: User, process: str | None, filters: Filters | None = None, *, within: str | None = None,
+              now: datetime | None = None) -> dict:
+    """Open, overdue and due-soon tasks per step (bpmn_id) of one process inside the user's scope: the
+    numbers the diagram heat map lays over the steps. One grouped statement over the open tasks
+    (the status + due_at index). Raises Forbidden, FormInvalid (no or unknown process)."""
+    scope = supervision_scope(user)
+    now = now or utcnow()
+    keys = process_keys()
+    if not process or process not in keys:
+        raise FormInvalid("请选择流程", fields={"process": ["可选：" + "、".join(keys)] if keys else ["尚未部署流程"]})
+    filters = replace(_chart_filters(filters), process=process)
+    horizon = due_soon_horizon(now, within)
+    needs_case = _needs_case(filters)
+    overdue, soon = _kind_clause("overdue", now, None), _kind_clause("due_soon", now, horizon)
+    stmt = (sa.select(HumanTask.bpmn_id, sa.func.max(HumanTask.name), sa.func.count(HumanTask.id),
+                      _flag_sum(overdue), _flag_sum(soon)).select_from(HumanTask))
+    if needs_case:
+        stmt = stmt.join(Case, Case.id == HumanTask.case_id)
+    rows = db.session.execute(
+        stmt.where(HumanTask.status == TaskStatus.READY, task_clause(scope, case_joined=needs_case),
+                   *_filter_clauses(scope, filters, needs_case))
+        .group_by(HumanTask.bpmn_id)).all()
+    steps = sorted(({"bpmn_id": r[0], "name": r[1], "open": int(r[2]), "overdue": int(r[3]), "due_soon": int(r[4])}
+                    for r in rows), key=lambda s: (-s["overdue"], -s["open"], s["bpmn_id"]))
+    definition = latest_definition(process)
+    return {"process": process, "process_title": PROCESS_TITLES.get(process, definition.name if definition else process),
+            "version": definition.version if definition else None, "now": now, "steps": steps,
+            "totals": {key: sum(s[key] for s in steps) for key in ("open", "overdue", "due_soon")}}
+
+
+def diagram_xml(process: str) -> str | None:
+    """The BPMN XML of the process's latest version (the heat map draws on it)."""
+    return db.session.execute(sa.select(ProcessDefinition.bpmn_xml).where(ProcessDefinition.key == process)
+                              .order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
+
+
+# --- people, units and steps for the page -----------------------------------------------------------
+
+def step_choices(process: str | None = None) -> list[tuple[str, str]]:
+    """(bpmn_id, label) of the user tasks of the latest version of every process (or of one), from the
+    deployed definitions (a small table): the step filter's choices, without counting any task."""
+    latest = (sa.select(ProcessDefinition.key, sa.func.max(ProcessDefinition.version).label("v"))
+              .group_by(ProcessDefinition.key).subquery())
+    stmt = (sa.select(ProcessDefinition.key, ProcessDefinition.name, ProcessDefinition.meta)
+            .join(latest, sa.and_(ProcessDefinition.key == latest.c.key, ProcessDefinition.version == latest.c.v))
+            .order_by(ProcessDefinition.key))
+    if process:
+        stmt = stmt.where(ProcessDefinition.key == process)
+    labels: dict[str, list[str]] = {}
+    for key, name, meta in db.session.execute(stmt).all():
+        for bpmn_id, task in ((meta or {}).get("tasks") or {}).items():
+            title = (task or {}).get("name") or bpmn_id
+            labels.setdefault(bpmn_id, []).append(title if process else f"{title}（{PROCESS_TITLES.get(key, name)}）")
+    return sorted(((bpmn_id, "、".join(names)) for bpmn_id, names in labels.items()), key=lambda item: item[1])
+
+
+def group_titles() -> tuple[dict[str, str], list[str]]:
+    """({group name: its Chinese title} of every group, [the unit groups' names]): one small statement."""
+    rows = db.session.execute(sa.select(Group.name, Group.title, Group.kind).order_by(Group.name)).all()
+    return {name: title for name, title, _ in rows}, [name for name, _, kind in rows if kind == GroupKind.UNIT]
+
+
+def group_members(groups) -> dict[str, list[tuple[str, str]]]:
+    """{group name: [(username, display name)]} of the active members of these groups: one statement for
+    a whole page of rows (the reassign choices)."""
+    names = sorted({g for g in groups if g})
+    if not names:
+        return {}
+    rows = db.session.execute(
+        sa.select(Group.name, User.username, User.display_name)
+        .join(user_group, user_group.c.group_id == Group.id).join(User, User.id == user_group.c.user_id)
+        .where(Group.name.in_(names), User.is_active_user.is_(True)).order_by(Group.name, User.username)).all()
+    members: dict[str, list[tuple[str, str]]] = {}
+    for group, username, display_name in rows:
+        members.setdefault(group, []).append((username, display_name))
+    return members

@@ -10,7 +10,13 @@ ACTIONS = {
     "complete": "办理完成", "timer": "定时触发", "message": "收到消息", "error": "流程异常",
     "deploy": "部署流程", "escalate": "催办/督办", "pause": "暂停计时", "resume": "恢复计时",
     "extend": "延期", "recalculate": "重新计算时限", "view_identity": "查阅身份信息", "end": "流程结束",
+    "remind": "催办", "supervise": "督办", "reassign": "改派任务", "refuse_extension": "不批准延期",
+    "retry": "重试异常", "migrate": "迁移流程版本",
 }
+# the data keys of a supervisor's actions in the audit trail (app/supervision/actions.py), for the timeline
+ACTION_DETAILS = {"note": "说明", "deadline": "督办期限", "from": "原办理人", "to": "改派给", "days": "延期工作日",
+                  "reason": "理由", "duration": "延期时长", "error": "错误信息"}
+SUPERVISION_ACTIONS = ("remind", "supervise", "reassign", "refuse_extension", "extend", "retry")
 INSTANCE_STATUS = {"running": "办理中", "completed": "已办结", "error": "异常", "suspended": "已挂起",
                    "cancelled": "已撤销"}
 CASE_STATUS = {"open": "办理中", "closed": "已办结", "error": "异常"}
