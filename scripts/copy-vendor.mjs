@@ -1,9 +1,12 @@
 // Copy the browser builds of the npm packages the pages use into app/static/vendor/.
 // Run by `make assets` after `npm ci`; app/static/vendor/ is generated, never committed.
+// The designer's modeler is bundled from assets/modeler/ with esbuild (scripts/build-modeler.mjs).
 // Pages check for these files and still work (without the diagram or charts) when they are missing.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { buildModeler } from "./build-modeler.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const modules = join(root, "node_modules");
@@ -19,7 +22,11 @@ const COPIES = [
   ["bpmn-js", "LICENSE", "bpmn-js/LICENSE"],
   ["chart.js", "dist/chart.umd.min.js", "chart.js/chart.umd.min.js"],
   ["chart.js", "LICENSE.md", "chart.js/LICENSE.md"],
+  ["@bpmn-io/properties-panel", "LICENSE", "modeler/LICENSE.properties-panel"],
+  ["bpmn-js-properties-panel", "LICENSE", "modeler/LICENSE.bpmn-js-properties-panel"],
 ];
+// bundled into modeler/modeler.js, listed in versions.json
+const BUNDLED = ["bpmn-js-properties-panel", "@bpmn-io/properties-panel", "esbuild"];
 
 function version(pkg) {
   return JSON.parse(readFileSync(join(modules, pkg, "package.json"), "utf8")).version;
@@ -38,7 +45,9 @@ for (const [pkg, src, dest] of COPIES) {
   mkdirSync(dirname(target), { recursive: true });
   cpSync(join(modules, pkg, src), target, { recursive: true });
 }
-const versions = Object.fromEntries([...new Set(COPIES.map(([pkg]) => pkg))].map((pkg) => [pkg, version(pkg)]));
+const built = await buildModeler(vendor);
+const versions = Object.fromEntries([...new Set([...COPIES.map(([pkg]) => pkg), ...BUNDLED])]
+  .map((pkg) => [pkg, version(pkg)]));
 writeFileSync(join(vendor, "versions.json"), JSON.stringify(versions, null, 2) + "\n");
-console.log(`copy-vendor: ${COPIES.length} item(s) into app/static/vendor/ (${Object.entries(versions)
+console.log(`copy-vendor: ${COPIES.length + built.length} item(s) into app/static/vendor/ (${Object.entries(versions)
   .map(([pkg, v]) => `${pkg} ${v}`).join(", ")})`);

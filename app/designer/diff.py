@@ -30,6 +30,15 @@ _OWN_ATTRIBUTES = {"id", "name"}
 _NOT_FACETS = {"sequenceFlow", "laneSet", "dataObject", "dataObjectReference", "dataStoreReference",
                "textAnnotation", "association", "group", "category"}
 
+# BPMN attributes written with their default value mean the same as absent ones; modelers (bpmn-js)
+# drop them on save, which must not show up as a change.
+_DEFAULT_ATTRIBUTES = {
+    "cancelActivity": "true", "isInterrupting": "true", "parallelMultiple": "false", "isSequential": "false",
+    "isForCompensation": "false", "startQuantity": "1", "completionQuantity": "1", "triggeredByEvent": "false",
+    "instantiate": "false", "gatewayDirection": "Unspecified", "eventGatewayType": "Exclusive",
+    "behavior": "All", "testBefore": "false", "waitForCompletion": "true", "cancelRemainingInstances": "true",
+}
+
 FIELD_TITLES = {
     "type": "类型", "name": "名称", "process": "所属流程", "lane": "泳道", "documentation": "文档说明",
     "script": "脚本", "incoming": "流入", "outgoing": "流出", "source": "起点", "target": "终点",
@@ -153,7 +162,7 @@ def _node_facets(node, tag: str, process, lanes: dict[str, str]) -> dict:
         facets["script"] = _text(script[0])
     for attr, value in sorted(node.attrib.items()):
         qname = etree.QName(attr)
-        if qname.namespace is None and qname.localname in _OWN_ATTRIBUTES:
+        if qname.namespace is None and qname.localname in _OWN_ATTRIBUTES or _is_default(qname, value):
             continue
         facets[f"@{_prefixed(node, qname)}"] = value
     for extension in node.xpath("./bpmn:extensionElements/*", namespaces=NS):
@@ -176,6 +185,10 @@ def _node_facets(node, tag: str, process, lanes: dict[str, str]) -> dict:
     return facets
 
 
+def _is_default(qname, value: str) -> bool:
+    return qname.namespace is None and _DEFAULT_ATTRIBUTES.get(qname.localname) == (value or "").strip()
+
+
 def _prefixed(element, qname) -> str:
     if qname.namespace is None:
         return qname.localname
@@ -192,7 +205,7 @@ def _canonical(element) -> str:
     """A stable text of an element without ids and insignificant whitespace, for comparison and display."""
     parts = [_local(element)]
     attrs = [f'{_prefixed(element, etree.QName(k))}="{v}"' for k, v in sorted(element.attrib.items())
-             if etree.QName(k).localname != "id"]
+             if etree.QName(k).localname != "id" and not _is_default(etree.QName(k), v)]
     if attrs:
         parts.append("[" + " ".join(attrs) + "]")
     text = _text(element)

@@ -6,22 +6,26 @@ refused with all its problems.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
+from lxml import etree
 
 from app import engine
 from app.auth.models import ROLE_DESIGNER, User
-from app.designer.diff import DiffError, diff_bpmn, parse_document
+from app.designer.diff import BPMN_NS, DiffError, diff_bpmn, parse_document
 from app.designer.models import DesignerDraft
 from app.errors import AppError, FormInvalid, Forbidden, NotFound
 from app.extensions import db
 from app.processes import services as processes
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
+from app.taskforms.validation import check_schema
 
 MAX_XML_BYTES = 5 * 1024 * 1024
 LIVE_STATUSES = (InstanceStatus.RUNNING, InstanceStatus.ERROR)   # not finished: can still move on
@@ -86,17 +90,12 @@ def _content(xml: str | bytes) -> bytes:
 
 def _filename_for(content: bytes) -> str:
     """The file name the diagram is known by: its process's last deployed file, else <key>.bpmn."""
-    try:
-        root = parse_document(content)
-    except DiffError:
+    key = process_key_of(content)
+    if key is None:
         return "diagram.bpmn"
-    keys = [p.get("id") for p in root.iter("{*}process")
-            if p.get("id") and (p.get("isExecutable") or "true").lower() == "true"]
-    if not keys:
-        return "diagram.bpmn"
-    latest = _latest(keys[0])
-    name = Path(latest.source_file).name if latest is not None else f"{keys[0]}.bpmn"
-    return name if name.endswith(".bpmn") and not name.startswith(".") else f"{keys[0]}.bpmn"
+    latest = _latest(key)
+    name = Path(latest.source_file).name if latest is not None else f"{key}.bpmn"
+    return name if name.endswith(".bpmn") and not name.startswith(".") else f"{key}.bpmn"
 
 
 @contextmanager
@@ -213,6 +212,11 @@ def get_draft(user: User, key: str) -> DesignerDraft:
     return draft
 
 
+def find_draft(user: User, key: str) -> DesignerDraft | None:
+    """The user's draft of a process, or None."""
+    return _draft(user, key)
+
+
 def _draft(user: User, key: str) -> DesignerDraft | None:
     return db.session.execute(sa.select(DesignerDraft).where(
         DesignerDraft.user_id == user.id, DesignerDraft.process_key == key)).scalar_one_or_none()
@@ -245,3 +249,171 @@ def delete_draft(user: User, key: str) -> None:
     if draft is not None:
         db.session.delete(draft)
         db.session.commit()
+
+
+def list_drafts(user: User) -> list[DesignerDraft]:
+    """The user's drafts, most recently saved first."""
+    return list(db.session.execute(sa.select(DesignerDraft).where(DesignerDraft.user_id == user.id)
+                                   .order_by(DesignerDraft.updated_at.desc())).scalars())
+
+
+# --- files the designer opens: bpmn/ and forms/ (read only: they change through code review) ------
+
+def list_bpmn_files() -> list[str]:
+    """The names of the diagrams in bpmn/."""
+    return sorted(p.name for p in Path(current_app.config["BPMN_DIR"]).glob("*.bpmn") if p.is_file())
+
+
+def read_bpmn_file(name: str) -> str:
+    """The text of one diagram of bpmn/ (by its file name only). Raises NotFound."""
+    if name not in list_bpmn_files():
+        raise NotFound(f"bpmn/ 目录中没有文件：{name}")
+    return (Path(current_app.config["BPMN_DIR"]) / name).read_text(encoding="utf-8")
+
+
+def read_uploaded_diagram(content: bytes) -> str:
+    """A diagram a designer uploads to open in the modeler: UTF-8 XML whose root is
+    bpmn:definitions. Raises FormInvalid with the reason (nothing is stored)."""
+    content = _content(content)
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FormInvalid("文件不是 UTF-8 编码的文本", fields={"file": ["请上传 UTF-8 编码的 .bpmn 文件"]}) from None
+    try:
+        root = parse_document(content)
+    except DiffError as exc:
+        raise FormInvalid(f"无法打开该文件：{exc}", fields={"file": [str(exc)]}) from None
+    tag = etree.QName(root)
+    if tag.localname != "definitions" or tag.namespace != BPMN_NS:
+        raise FormInvalid("该文件不是 BPMN 2.0 流程图（根元素应为 bpmn:definitions）",
+                          fields={"file": ["根元素应为 bpmn:definitions"]})
+    return text
+
+
+def process_key_of(xml: str | bytes) -> str | None:
+    """The id of the diagram's first executable process (the key it deploys as), if it parses."""
+    try:
+        root = parse_document(xml)
+    except DiffError:
+        return None
+    keys = [p.get("id") for p in root.iter("{*}process")
+            if p.get("id") and (p.get("isExecutable") or "true").lower() == "true"]
+    return keys[0] if keys else None
+
+
+def _forms_dir() -> Path:
+    return Path(current_app.config["FORMS_DIR"])
+
+
+def list_form_files() -> list[str]:
+    """Every form file under forms/, as the paths diagrams use (complaint/handle.schema.json)."""
+    base = _forms_dir()
+    return sorted(p.relative_to(base).as_posix() for p in base.rglob("*.json") if p.is_file())
+
+
+def read_form_text(path: str) -> str:
+    """The text of one form file of forms/. Raises NotFound (also for a path outside forms/)."""
+    if path not in list_form_files():
+        raise NotFound(f"forms/ 目录中没有文件：{path}")
+    return (_forms_dir() / path).read_text(encoding="utf-8")
+
+
+def ui_schema_path(schema_path: str) -> str:
+    """The UI schema beside a JSON Schema: a/b.schema.json -> a/b.uischema.json."""
+    stem = schema_path[:-len(".schema.json")] if schema_path.endswith(".schema.json") else schema_path
+    return stem + ".uischema.json"
+
+
+NEW_FORM = '{\n  "type": "object",\n  "properties": {}\n}\n'
+
+
+def open_form(path: str | None) -> tuple[str, str, str]:
+    """(schema text, UI schema path, UI schema text) of a form of forms/ for the workbench; a blank
+    form when path is empty; "{}" when the form has no UI schema. Raises NotFound."""
+    if not path:
+        return NEW_FORM, "", "{}\n"
+    schema_text = read_form_text(path)
+    ui_path = ui_schema_path(path)
+    ui_text = read_form_text(ui_path) if ui_path in list_form_files() else "{}\n"
+    return schema_text, ui_path, ui_text
+
+
+@dataclass
+class FormCheck:
+    """A form as the workbench edits it: the parsed texts, what is wrong with them, and the sample
+    data's errors per field (None when the data was not validated)."""
+
+    schema: dict | None = None
+    ui: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    problems: dict[str, list[str]] = field(default_factory=dict)   # "schema" | "ui" | "data" -> messages
+    errors: dict[str, list[str]] | None = None
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.problems and not self.errors
+
+
+PART_TITLES = {"schema": "JSON Schema", "ui": "UI schema", "data": "示例数据"}
+JSON_ERRORS = {   # json.JSONDecodeError.msg -> what the designer reads
+    "Expecting property name enclosed in double quotes": "此处应为用双引号括起的属性名（或多了一个逗号）",
+    "Expecting ':' delimiter": "缺少冒号",
+    "Expecting ',' delimiter": "缺少逗号",
+    "Expecting value": "此处缺少值",
+    "Extra data": "JSON 结束后还有多余内容",
+    "Unterminated string starting at": "字符串缺少结束的双引号",
+    "Invalid \\escape": "无效的转义字符",
+    "Invalid control character at": "字符串中有不允许的控制字符（如直接换行）",
+}
+
+
+def _parse_json_part(check: FormCheck, part: str, text: str | None, *, required: bool) -> dict | None:
+    text = (text or "").strip()
+    if not text:
+        if required:
+            check.problems.setdefault(part, []).append(f"{PART_TITLES[part]}不能为空")
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        check.problems.setdefault(part, []).append(
+            f"{PART_TITLES[part]}不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，{JSON_ERRORS.get(exc.msg, exc.msg)}")
+        return None
+    if not isinstance(value, dict):
+        check.problems.setdefault(part, []).append(f"{PART_TITLES[part]}顶层必须是 JSON 对象")
+        return None
+    return value
+
+
+def check_form(schema_text: str | None, ui_text: str | None = None, data_text: str | None = None, *,
+               validate: bool = False) -> FormCheck:
+    """Parse a form's JSON Schema, UI schema and sample data as the workbench sends them; report
+    every problem (JSON syntax, what deploy refuses in a schema) and, when `validate`, the sample
+    data's errors exactly as a task submission gets them (processes.validate_form). Writes nothing."""
+    check = FormCheck()
+    for part, text in (("schema", schema_text), ("ui", ui_text), ("data", data_text)):
+        if len(text or "") > MAX_XML_BYTES:
+            check.problems.setdefault(part, []).append(f"{PART_TITLES[part]}过大")
+    if check.problems:
+        return check
+    check.schema = _parse_json_part(check, "schema", schema_text, required=True)
+    check.ui = _parse_json_part(check, "ui", ui_text, required=False) or {}
+    check.data = _parse_json_part(check, "data", data_text, required=False) or {}
+    if check.schema is not None:
+        for message in check_schema(check.schema):
+            check.problems.setdefault("schema", []).append(message)
+    if validate and not check.problems:
+        check.errors = form_data_errors(check.schema, check.data)
+    return check
+
+
+def form_data_errors(schema: dict, data: dict) -> dict[str, list[str]]:
+    """Per-field Chinese errors of data against a form, by the task submission's validation
+    (processes.validate_form on a one-form bundle); {} when the data is valid."""
+    path = "workbench.schema.json"
+    bundle = processes.Bundle(id=0, key="", version=0, name="", meta={}, forms={path: schema}, process=None)
+    try:
+        processes.validate_form(bundle, path, data)
+    except FormInvalid as exc:
+        return dict(exc.fields or {})
+    return {}

@@ -57,6 +57,25 @@ def test_moving_shapes_is_not_a_change():
                                    "summary": {"added": 0, "removed": 0, "changed": 0}}
 
 
+def test_attributes_written_with_their_default_value_are_not_a_change():
+    """bpmn-js drops cancelActivity="true", isSequential="false", ... on save: the same process."""
+    from app.designer.diff import diff_bpmn
+    old = linear("dif", [("a", "登记")], timer_on="a").replace(
+        '<bpmn:userTask id="a" name="登记">',
+        '<bpmn:userTask id="a" name="登记" startQuantity="1"><bpmn:multiInstanceLoopCharacteristics '
+        'isSequential="false"><bpmn:loopCardinality>2</bpmn:loopCardinality>'
+        '</bpmn:multiInstanceLoopCharacteristics>')
+    new = old.replace(' cancelActivity="true"', "").replace(' isSequential="false"', "").replace(
+        ' startQuantity="1"', "")
+    assert ' cancelActivity="true"' in old and new != old
+    assert diff_bpmn(old, new)["summary"] == {"added": 0, "removed": 0, "changed": 0}
+    other = old.replace('cancelActivity="true"', 'cancelActivity="false"').replace(
+        'isSequential="false"', 'isSequential="true"')
+    changed = {c["field"]: (c["from"], c["to"]) for e in diff_bpmn(new, other)["changed"] for c in e["changes"]}
+    assert changed["@cancelActivity"] == (None, "false")
+    assert 'isSequential="true"' in changed["multiInstanceLoopCharacteristics"][1]
+
+
 def test_diff_between_deployed_versions(users, fixture_forms):
     import pytest
 
