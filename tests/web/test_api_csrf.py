@@ -1,0 +1,32 @@
+"""The JSON API with a browser session: reading works, a change needs the page's CSRF token (another
+site could otherwise make a logged-in browser act), a bearer token needs none."""
+from __future__ import annotations
+
+from tests.web.helpers import PASSWORD
+
+XML = "<definitions/>"
+
+
+def test_a_change_through_the_api_with_the_session_alone_is_refused(browser, units):
+    browser.login("designer")
+    assert browser.get("/api/v1/notifications").status_code == 200          # reading: fine
+    for path, kw in [("/api/v1/notifications/read", {"json": {}}),
+                     ("/api/v1/designer/deploy?message=x", {"data": XML, "content_type": "application/xml"})]:
+        resp = browser._call("post", path, **kw)
+        assert resp.status_code == 403, (path, resp.status_code)
+        assert resp.get_json()["error"]["code"] == "csrf_failed"
+        assert "X-CSRFToken" in resp.get_json()["error"]["message"]
+        wrong = browser._call("post", path, headers={"X-CSRFToken": "forged"}, **kw)
+        assert wrong.status_code == 403, path
+
+
+def test_the_pages_token_or_a_bearer_token_lets_the_change_through(browser, units, app):
+    browser.login("designer")
+    resp = browser._call("post", "/api/v1/notifications/read", json={}, headers={"X-CSRFToken": browser.csrf()})
+    assert resp.status_code == 200, resp.get_json()
+    token = app.test_client().post("/api/v1/auth/token", json={"username": "designer", "password": PASSWORD}
+                                   ).get_json()["token"]
+    with app.app_context():
+        resp = app.test_client().post("/api/v1/notifications/read", json={},
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200, resp.get_json()
