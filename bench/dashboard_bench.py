@@ -340,7 +340,21 @@ def main() -> None:
         ("KPIs (19) one month, admin", lambda u: kpis.compute_kpis(u["admin"], *month, now=NOW)),
         ("KPIs (19) one month, supervisor", lambda u: kpis.compute_kpis(u["sup"], *month, now=NOW)),
         ("KPIs (19) one year, admin", lambda u: kpis.compute_kpis(u["admin"], *year, now=NOW)),
+        # the whole page: KPIs, trend, overdue by unit, heat map, list and counts, rendered
+        ("dashboard page, one month, admin", lambda u: page(u["admin"], month)),
+        ("dashboard page, one month, supervisor", lambda u: page(u["sup"], month)),
+        ("dashboard page, one year, admin", lambda u: page(u["admin"], year)),
     ]
+    client = app.test_client()
+
+    def page(user, period):
+        """GET /supervision as this user (its session set directly: the bench users have no password)."""
+        with client.session_transaction() as session:
+            session["_user_id"], session["_fresh"] = str(user.id), True
+        last = (datetime.fromisoformat(period[1]) - timedelta(days=1)).date().isoformat()   # the page's end is a day
+        response = client.get(f"/supervision?start={period[0]}&end={last}")
+        assert response.status_code == 200, response.status_code
+        return f"page {len(response.data) // 1024} KB"
     results = []
     with app.app_context():
         capture = Capture(db.engine)
@@ -370,7 +384,8 @@ def main() -> None:
             statements = list(capture.statements)
             plans = [(stmt, explain(db.session, stmt, params)) for stmt, params in statements]
             db.session.rollback()
-            summary = (f"{outcome.total} rows" if hasattr(outcome, "total") else
+            summary = (outcome if isinstance(outcome, str) else
+                       f"{outcome.total} rows" if hasattr(outcome, "total") else
                        f"{len(outcome['kpis'])} KPIs" if isinstance(outcome, dict) else f"{len(outcome)} groups")
             results.append({"query": label, "median_ms": statistics.median(timings), "min_ms": min(timings),
                             "max_ms": max(timings), "statements": len(statements), "result": summary,
