@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -260,6 +261,27 @@ def calendar_load_year(file):
     click.echo(f"loaded {schedule.year}: {days} days; recomputed {recomputed} provisional due date(s)")
 
 
+supervision_cli = AppGroup("supervision", help="督办 Supervision.")
+
+
+@supervision_cli.command("refresh-facts")
+@click.option("--since", default=None, help="Only cases closed on or after this day (YYYY-MM-DD).")
+def supervision_refresh_facts(since):
+    """Compute the KPI facts of closed cases that have none or stale ones (after an upgrade or a
+    calendar load), so the first dashboard request of a long period does not have to."""
+    from app.db import utcnow
+    from app.errors import FormInvalid
+    from app.supervision import kpis
+    now = utcnow()
+    try:
+        period = kpis.parse_period(since or "2000-01-01", now + timedelta(days=1), now)
+    except FormInvalid as exc:
+        raise click.ClickException(f"{exc.message}: {exc.fields}") from None
+    for process in kpis.FACT_BUILDERS:
+        written = kpis.ensure_case_facts(process, period)
+        click.echo(f"{process}: {written} case(s) computed")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_cli)
@@ -267,3 +289,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(serve)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(calendar_cli)
+    app.cli.add_command(supervision_cli)

@@ -31,6 +31,14 @@ def load_overrides(session: Session, since: date | None = None) -> dict[date, bo
     return {day: bool(is_working) for day, is_working in session.execute(stmt)}
 
 
+def overrides_version(session: Session) -> str:
+    """A short fingerprint of the override rows: loading a year replaces rows (new ids), so it changes
+    whenever the official calendar does. Derived figures (the KPI facts' working hours) keep it to
+    know when they are stale. Reads only."""
+    count, last = session.execute(sa.select(sa.func.count(HolidayOverride.id), sa.func.max(HolidayOverride.id))).one()
+    return f"{count}:{last or 0}"
+
+
 def write_year_overrides(session: Session, schedule: YearSchedule) -> int:
     """Replace the override rows of `schedule.year` with one row per day of that year; returns the count.
 

@@ -2,13 +2,11 @@
 an audit event, and the deadline jobs follow the new due date."""
 from __future__ import annotations
 
-from datetime import datetime
-
 import sqlalchemy as sa
 
 from app.audit.models import AuditAction, AuditEvent
 from app.auth.models import User
-from app.calendar import SHANGHAI, Duration, DurationError, YearSchedule, parse_duration
+from app.calendar import Duration, DurationError, YearSchedule, parse_duration
 from app.db import utcnow
 from app.deadlines import due as due_dates
 from app.deadlines.jobs import cancel_task_jobs, sla_jobs
@@ -112,10 +110,6 @@ def load_year(schedule: YearSchedule, actor: User | None = None, now=None) -> tu
     now = now or utcnow()
     days = write_year_overrides(db.session, schedule)
     due_dates.forget_calendar()
-    # the working hours of cases closed since the year began may change: their KPI facts refill
-    from app.supervision.models import CaseFact
-    year_start = datetime(schedule.year, 1, 1, tzinfo=SHANGHAI)
-    db.session.execute(sa.delete(CaseFact).where(CaseFact.closed_at >= year_start))
     tasks = db.session.execute(sa.select(HumanTask).where(HumanTask.status == TaskStatus.READY,
                                                           HumanTask.due_provisional.is_(True))).scalars().all()
     for task in tasks:

@@ -18,12 +18,14 @@ Conventions, so the numbers mean the same everywhere:
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import aliased
 
 from app.audit.models import AuditAction, AuditEvent
@@ -247,33 +249,62 @@ def _dispute_facts(cases: list, calendar: BusinessCalendar) -> list[dict]:
 FACT_BUILDERS = {COMPLAINT: _complaint_facts, DISPUTE: _dispute_facts}
 
 
-def _insert_ignoring_duplicates(rows: list[dict]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING: another worker may be filling the same cases."""
+def _upsert_facts(rows: list[dict]) -> None:
+    """INSERT … ON CONFLICT (case_id) DO UPDATE: a stale row is replaced, and another worker filling
+    the same cases at the same moment is harmless (both write the same facts)."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(CaseFact.__table__).on_conflict_do_nothing(index_elements=["case_id"]), rows)
+    stmt = insert(CaseFact.__table__)
+    columns = [c.name for c in CaseFact.__table__.columns if c.name != "case_id"]
+    db.session.execute(stmt.on_conflict_do_update(index_elements=["case_id"],
+                                                  set_={name: stmt.excluded[name] for name in columns}), rows)
 
 
-def ensure_case_facts(process: str, period: Period, calendar: BusinessCalendar) -> int:
-    """Store the facts of the process's cases closed in the period that have none yet; returns how
-    many were added. Two index-only counts when nothing is missing. Commits when it adds rows."""
+def calendar_stamp() -> str:
+    """What the facts' working hours depend on: the official calendar's rows and the office hours."""
+    from app.calendar.models import overrides_version
+    hours = current_app.config["CALENDAR_OFFICE_HOURS"]
+    raw = f"{overrides_version(db.session)}|{hours!r}"
+    return hashlib.sha1(raw.encode()).hexdigest()[:16]
+
+
+def fresh_calendar() -> BusinessCalendar:
+    """The business calendar as the database holds it now (not the per-process cache, which another
+    worker's calendar load leaves stale for up to a minute)."""
+    from app.calendar.models import load_overrides
+    return BusinessCalendar(load_overrides(db.session), office_hours=current_app.config["CALENDAR_OFFICE_HOURS"])
+
+
+def ensure_case_facts(process: str, period: Period) -> int:
+    """Store the facts of the process's cases closed in the period that have none, or whose working
+    hours were computed with another calendar (calendar_stamp); returns how many were written.
+    Three small queries when nothing is missing. Commits after each batch of FACT_BATCH cases, in
+    case-id order (so two workers filling the same cases take their row locks in the same order).
+
+    The stamp is read before the calendar: if a calendar load commits in between, the facts carry
+    the older stamp with the newer calendar and are simply recomputed once more, never the reverse.
+    """
+    stamp = calendar_stamp()
     in_period = _in_period(Case.closed_at, period)
     closed = db.session.execute(sa.select(sa.func.count(Case.id)).where(
         Case.process_key == process, in_period)).scalar_one()
     known = db.session.execute(sa.select(sa.func.count(CaseFact.case_id)).where(
-        CaseFact.process_key == process, _in_period(CaseFact.closed_at, period))).scalar_one()
+        CaseFact.process_key == process, _in_period(CaseFact.closed_at, period),
+        CaseFact.calendar_stamp == stamp)).scalar_one()
     if closed == known:
         return 0
     missing = db.session.execute(
         sa.select(Case.id, Case.created_at, Case.closed_at)
-        .where(Case.process_key == process, Case.status == CaseStatus.CLOSED, in_period,
-               ~sa.exists().where(CaseFact.case_id == Case.id))).all()
+        .where(Case.process_key == process, in_period,
+               ~sa.exists().where(CaseFact.case_id == Case.id, CaseFact.calendar_stamp == stamp))
+        .order_by(Case.id)).all()
+    calendar = fresh_calendar()
     for start in range(0, len(missing), FACT_BATCH):
-        _insert_ignoring_duplicates(FACT_BUILDERS[process](missing[start:start + FACT_BATCH], calendar))
-    if missing:
+        rows = FACT_BUILDERS[process](missing[start:start + FACT_BATCH], calendar)
+        _upsert_facts([{**row, "calendar_stamp": stamp} for row in rows])
         db.session.commit()
     return len(missing)
 
@@ -622,7 +653,7 @@ def compute_kpis(user: User, start, end, process: str | None = None, *, now: dat
     wanted = [k for k in KPIS if not (process and k.process != process) and not (ids and k.id not in ids)]
     for key in FACT_BUILDERS:
         if any(k.process == key for k in wanted):
-            ensure_case_facts(key, period, ctx.calendar)
+            ensure_case_facts(key, period)
     if db.session.get_bind().dialect.name == "postgresql":
         # these are short aggregates over indexed ranges; PostgreSQL's JIT compiles for longer than
         # they run (measured: +40 ms per statement). Only for this transaction.

@@ -9,6 +9,8 @@ case_fact holds, for each closed case, the facts the closed-case KPIs count (rep
 回访, 延期, working hours; for disputes the mediation results). A closed case's tasks and audit trail
 no longer change, so its facts are computed once, the first time a KPI period covers the case
 (kpis.ensure_case_facts), and a year of KPIs reads one row per case instead of its whole history.
+Working hours depend on the official calendar: each row keeps the calendar's stamp, and a row with
+another stamp is recomputed (`flask supervision refresh-facts` fills them ahead of the first request).
 """
 from __future__ import annotations
 
@@ -51,11 +53,12 @@ class CaseFact(db.Model):
     case's process are NULL."""
 
     __tablename__ = "case_fact"
-    __table_args__ = (sa.Index("ix_case_fact_process_key_closed_at", "process_key", "closed_at"),)
+    __table_args__ = (sa.Index("ix_case_fact_process_key_closed_at", "process_key", "closed_at", "calendar_stamp"),)
 
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("case.id", ondelete="CASCADE"), primary_key=True)
     process_key: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    calendar_stamp: Mapped[str] = mapped_column(sa.String(16), nullable=False)   # kpis.calendar_stamp() used
     # complaint
     handles: Mapped[int | None] = mapped_column(sa.Integer)                  # completed 调查处置 steps (2+ = 重办)
     called_back: Mapped[bool | None] = mapped_column(sa.Boolean)

@@ -43,6 +43,7 @@ def upgrade():
         sa.Column('case_id', sa.Integer(), nullable=False),
         sa.Column('process_key', sa.String(length=100), nullable=False),
         sa.Column('closed_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('calendar_stamp', sa.String(length=16), nullable=False),
         sa.Column('handles', sa.Integer(), nullable=True),
         sa.Column('called_back', sa.Boolean(), nullable=True),
         sa.Column('asked_extension', sa.Boolean(), nullable=True),
@@ -56,7 +57,8 @@ def upgrade():
         sa.ForeignKeyConstraint(['case_id'], ['case.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('case_id'),
     )
-    op.create_index('ix_case_fact_process_key_closed_at', 'case_fact', ['process_key', 'closed_at'], unique=False)
+    op.create_index('ix_case_fact_process_key_closed_at', 'case_fact', ['process_key', 'closed_at', 'calendar_stamp'],
+                    unique=False)
 
     # the outcome of the steps completed so far, from their audit "complete" events
     bind = op.get_bind()

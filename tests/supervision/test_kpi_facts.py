@@ -27,8 +27,31 @@ def test_closed_case_facts_are_computed_once_and_then_read(complaint_cases, disp
 
     # nothing is missing any more: no new rows, and the numbers are the same when read from the facts
     period = kpis.parse_period(START, END, NOW)
-    assert kpis.ensure_case_facts("complaint", period, kpis.get_calendar()) == 0
+    assert kpis.ensure_case_facts("complaint", period) == 0
     assert _kpis("boss", None) == first
+
+
+def test_a_fact_computed_with_another_calendar_is_recomputed(complaint_cases, db):
+    """A worker with a stale calendar, or a calendar load since: the row's stamp differs, so it is
+    computed again and the tile is right."""
+    from app.supervision.models import CaseFact
+    before = _kpis("boss", "complaint")["average_duration"]
+    db.session.execute(sa.update(CaseFact).values(calendar_stamp="stale", working_hours=0.0))
+    db.session.commit()
+    assert _kpis("boss", "complaint")["average_duration"] == before
+    from app.supervision.kpis import calendar_stamp
+    assert {f.calendar_stamp for f in _facts(db).values()} == {calendar_stamp()}
+
+
+def test_the_cli_fills_the_facts_ahead_of_the_first_request(complaint_cases, app, db):
+    result = app.test_cli_runner().invoke(args=["supervision", "refresh-facts", "--since", "2025-01-01"])
+    assert result.exit_code == 0, result.output
+    assert "complaint: 6 case(s) computed" in result.output      # C1 C2 C3 C5 C8 closed in March, C7 in April
+    assert len(_facts(db)) == 6
+    again = app.test_cli_runner().invoke(args=["supervision", "refresh-facts"])
+    assert "complaint: 0 case(s) computed" in again.output
+    bad = app.test_cli_runner().invoke(args=["supervision", "refresh-facts", "--since", "yesterday"])
+    assert bad.exit_code != 0 and "日期格式" in bad.output
 
 
 def test_a_fact_row_is_what_the_kpis_count(complaint_cases, db):
@@ -70,7 +93,8 @@ def test_outcome_helper():
 
 
 def test_loading_a_years_calendar_refreshes_the_working_hours_of_that_years_cases(complaint_cases, db):
-    """Facts keep working hours; when the State Council's schedule changes a day, they are recomputed."""
+    """Facts keep working hours; when the State Council's schedule changes a day, the calendar's stamp
+    changes and they are recomputed."""
     import json
 
     from app.calendar.schedule import parse_schedule, schedule_from_library
