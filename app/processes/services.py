@@ -696,13 +696,14 @@ def can_view_instance(user: User, instance: ProcessInstance) -> bool:
 
 def can_read_instance(user: User, instance: ProcessInstance) -> bool:
     """Who may open an instance (its case page, GET /instances/<id>): those of can_view_instance,
-    and a supervisor of the units the case belongs to (the dashboard links to it)."""
+    and a supervisor of the units the case or one of its tasks belongs to (the dashboard links to
+    it). Reading only: comments and attachments still need can_view_instance."""
     if can_view_instance(user, instance):
         return True
     if not user.has_role(ROLE_SUPERVISOR):
         return False
-    from app.supervision.access import can_supervise_case, supervision_scope
-    return can_supervise_case(supervision_scope(user), instance.case_id)
+    from app.supervision.access import can_supervise_instance, supervision_scope
+    return can_supervise_instance(supervision_scope(user), instance.id, instance.case_id)
 
 
 def instance_details(instance: ProcessInstance, viewer: User | None = None) -> dict:

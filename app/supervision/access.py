@@ -122,3 +122,17 @@ def can_supervise_case(scope: Scope, case_id: int | None) -> bool:
         return False
     stmt = sa.select(sa.literal(1)).select_from(Case).where(Case.id == case_id, unit_case_clause(scope.units))
     return db.session.execute(stmt.limit(1)).first() is not None
+
+
+def can_supervise_instance(scope: Scope, instance_id: int, case_id: int | None) -> bool:
+    """May the scope open this instance's case? When its case belongs to one of the units, or one of
+    its tasks does (the lists' rule): every row the dashboard shows links to a case that opens."""
+    if scope.is_all:
+        return True
+    if not scope.units:
+        return False
+    if can_supervise_case(scope, case_id):
+        return True
+    stmt = sa.select(sa.literal(1)).select_from(HumanTask).where(
+        HumanTask.instance_id == instance_id, unit_task_clause(scope.units))
+    return db.session.execute(stmt.limit(1)).first() is not None

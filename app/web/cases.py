@@ -51,7 +51,7 @@ def add_comment(case_id: int):
 @bp.post("/cases/<int:case_id>/attachments")
 @login_required
 def upload(case_id: int):
-    services.get_visible_case(case_id, _user())
+    services.get_visible_case(case_id, _user(), writing=True)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return _render(case_id, upload_error="请选择要上传的文件", status=400)

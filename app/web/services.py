@@ -121,10 +121,13 @@ def case_instance(case_id: int) -> ProcessInstance:
     return instance
 
 
-def get_visible_case(case_id: int, user: User) -> tuple[Case, ProcessInstance]:
-    """The case and its instance if the user may see them. Raises NotFound, Forbidden."""
+def get_visible_case(case_id: int, user: User, *, writing: bool = False) -> tuple[Case, ProcessInstance]:
+    """The case and its instance if the user may see them (`writing`: add comments or files to it,
+    which a supervisor who only watches the case may not). Raises NotFound, Forbidden."""
     case = get_case(case_id)
     instance = case_instance(case_id)
+    if writing and not processes.can_view_instance(user, instance):
+        raise Forbidden("督办查看的案件为只读，意见和附件由办理人员添加")
     if not processes.can_read_instance(user, instance):
         raise Forbidden("您无权查看此案件")
     return case, instance
@@ -160,6 +163,7 @@ class CasePage:
     comments: list[tuple[Comment, str | None]]
     attachments: list[tuple[Attachment, str | None]]
     fields: dict                                   # data key -> (title, {code: label})
+    can_write: bool = True                         # may add comments and files (not a watching supervisor)
     summary: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -177,7 +181,8 @@ def case_page(case_id: int, user: User) -> CasePage:
                     identity_visible=privacy.can_see_identity(user, case, data),
                     open_tasks=_open_tasks(details["open_tasks"], user),
                     timeline=_timeline(history, instance, fields),
-                    comments=list_comments(case.id), attachments=list_attachments(case.id), fields=fields)
+                    comments=list_comments(case.id), attachments=list_attachments(case.id), fields=fields,
+                    can_write=processes.can_view_instance(user, instance))
     page.summary = _summary(page)
     return page
 
@@ -295,7 +300,7 @@ def list_comments(case_id: int) -> list[tuple[Comment, str | None]]:
 
 def add_comment(case_id: int, user: User, body: str) -> Comment:
     """Add a comment to a case the user may see. Raises NotFound, Forbidden, AppError (empty/too long). Commits."""
-    get_visible_case(case_id, user)
+    get_visible_case(case_id, user, writing=True)
     text = (body or "").strip()
     if not text:
         raise AppError("请填写意见内容", fields={"body": ["不能为空"]})
@@ -321,7 +326,7 @@ def add_attachment(user: User, upload: FileStorage, *, case_id: int | None, task
     """Store one upload (checked by size and content) on a case, or, from a start form, pending for its
     uploader until the case exists. Raises UploadRefused, NotFound, Forbidden. Commits."""
     if case_id is not None:
-        get_visible_case(case_id, user)
+        get_visible_case(case_id, user, writing=True)
     checked = check_upload(upload, current_app.config["MAX_ATTACHMENT_BYTES"])
     row = Attachment(case_id=case_id, human_task_id=task_id, field=field_path, filename=checked.filename,
                      content_type=checked.content_type, size=checked.size, sha256=checked.sha256,

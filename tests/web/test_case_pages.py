@@ -134,3 +134,42 @@ def test_units_never_see_each_others_cases_or_tasks(units, make_browser, owner, 
         assert other.post(path, data).status_code in (403, 404), path
     assert open_task(instance.id, handle).assignee_id is None
     assert open_task(instance.id, handle).draft is None
+
+
+
+def test_a_supervisor_who_only_watches_the_case_reads_it_but_does_not_write_to_it(routed, make_browser, db):
+    """The dashboard links to the case. The case was dispatched to unit B (case.unit) while its task is
+    offered to unit A: B's supervisor opens it (masked) without the comment and upload forms, and a
+    comment posted anyway is refused; A's supervisor, a member of the task's group, may write; a
+    supervisor of neither unit gets 403."""
+    from app.auth import services as auth
+    from app.auth.models import GroupKind
+    from app.cases.models import Case
+    role = auth.ensure_group("supervisor", "督办员", GroupKind.ROLE)
+    for username, unit in (("sup_ua", "unit_a"), ("sup_ub", "unit_b"), ("sup_uc", "unit_c")):
+        auth.create_or_update_user(username, "demo12345", f"督办员 {unit}",
+                                   [role, auth.ensure_group(unit, unit, GroupKind.UNIT)])
+    _, case, _ = routed
+    db.session.execute(sa.update(Case).where(Case.id == case.id).values(unit="unit_b"))
+    db.session.commit()
+
+    watcher = make_browser()
+    watcher.login("sup_ub")
+    page = watcher.get(f"/cases/{case.id}")
+    html = watcher.text(page)
+    assert page.status_code == 200 and case.number in html
+    assert "督办查看：只读" in html and "提交意见" not in html and 'name="file"' not in html
+    assert not any(value in html for value in IDENTITY)
+    refused = watcher.post(f"/cases/{case.id}/comments", {"body": "请尽快办理"})
+    assert refused.status_code == 403 and "只读" in watcher.text(refused)
+    upload = watcher.post(f"/cases/{case.id}/attachments", {"file": (io.BytesIO(b"%PDF-1.4 x"), "a.pdf")},
+                          content_type="multipart/form-data")
+    assert upload.status_code == 403
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Comment)).scalar_one() == 0
+
+    member = make_browser()
+    member.login("sup_ua")
+    assert "提交意见" in member.text(member.get(f"/cases/{case.id}"))
+    outsider = make_browser()
+    outsider.login("sup_uc")
+    assert outsider.get(f"/cases/{case.id}").status_code == 403
