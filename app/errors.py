@@ -68,7 +68,8 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
-def _respond(status: int, payload: dict):
+def respond(status: int, payload: dict):
+    """An error as JSON (API, fetch() calls) or as the Chinese error page."""
     if _wants_json():
         return jsonify(payload), status
     err = payload["error"]
@@ -79,7 +80,7 @@ def _respond(status: int, payload: dict):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def handle_app_error(exc: AppError):
-        return _respond(exc.status, exc.payload())
+        return respond(exc.status, exc.payload())
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException):
@@ -90,12 +91,12 @@ def register_error_handlers(app: Flask) -> None:
             body["code"] = "validation_failed"
             body["message"] = "请求参数有误"
             body["fields"] = _flatten_messages(messages)
-        return _respond(status, {"error": body})
+        return respond(status, {"error": body})
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _respond(500, {"error": {"code": "internal_error", "message": HTTP_MESSAGES[500]}})
+        return respond(500, {"error": {"code": "internal_error", "message": HTTP_MESSAGES[500]}})
 
 
 def _code_for(status: int) -> str:

@@ -1,7 +1,7 @@
 """What every API view needs: the request's user (bearer token, or the browser session with CSRF)."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
@@ -27,7 +27,7 @@ def require_user() -> User:
     """
     if not current_user.is_authenticated:
         raise Unauthorized("缺少或无效的访问令牌（Authorization: Bearer <token>）")
-    if request.method not in SAFE_METHODS and not request.headers.get("Authorization", "").startswith("Bearer ") \
+    if request.method not in SAFE_METHODS and not g.get("authenticated_by_token") \
             and current_app.config.get("WTF_CSRF_ENABLED", True):
         try:
             validate_csrf(request.headers.get("X-CSRFToken"))

@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.auth.models import ApiToken, Group, GroupKind, User
@@ -29,7 +29,9 @@ def load_user_from_request(request) -> User | None:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    return user_for_token(header[len("Bearer "):].strip())
+    user = user_for_token(header[len("Bearer "):].strip())
+    g.authenticated_by_token = user is not None   # api.common.require_user: no CSRF token needed then
+    return user
 
 
 def user_for_token(token: str) -> User | None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from app.errors import respond
 from app.extensions import login_manager
 from app.notifications.services import unread_count
 
@@ -43,4 +44,5 @@ def _unread_notifications() -> dict:
 
 
 def _csrf_refused(exc: CSRFError):
-    return render_template("errors/error.html", status=400, message=CSRF_MESSAGE), 400
+    """The Chinese page, or JSON for the pages' own fetch() calls (the modeler, the form workbench)."""
+    return respond(400, {"error": {"code": "csrf_failed", "message": CSRF_MESSAGE}})

@@ -18,6 +18,8 @@ def test_a_change_through_the_api_with_the_session_alone_is_refused(browser, uni
         assert "X-CSRFToken" in resp.get_json()["error"]["message"]
         wrong = browser._call("post", path, headers={"X-CSRFToken": "forged"}, **kw)
         assert wrong.status_code == 403, path
+        junk = browser._call("post", path, headers={"Authorization": "Bearer junk"}, **kw)   # the session still acts
+        assert junk.status_code == 403, path
 
 
 def test_the_pages_token_or_a_bearer_token_lets_the_change_through(browser, units, app):
@@ -30,3 +32,13 @@ def test_the_pages_token_or_a_bearer_token_lets_the_change_through(browser, unit
         resp = app.test_client().post("/api/v1/notifications/read", json={},
                                       headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200, resp.get_json()
+
+
+def test_a_page_fetch_with_an_expired_token_gets_json_and_a_form_gets_the_page(browser, units):
+    browser.login("designer")
+    resp = browser._call("post", "/designer/forms/preview", json={"schema": "{}"},
+                         headers={"Accept": "application/json", "X-CSRFToken": "expired"})
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "csrf_failed"
+    assert "刷新页面" in resp.get_json()["error"]["message"]
+    page = browser.post("/cases/1/comments", {"body": "x", "csrf_token": "expired"})
+    assert page.status_code == 400 and page.mimetype == "text/html" and "刷新页面" in browser.text(page)
