@@ -23,6 +23,7 @@ from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInsta
 
 log = logging.getLogger(__name__)
 LIVE_STATUSES = (InstanceStatus.RUNNING, InstanceStatus.ERROR)
+INTERNAL_ERROR = "发生内部错误，该实例保持不变，请联系系统管理员查看日志"
 
 
 class Outcome:
@@ -123,6 +124,6 @@ def migrate_instances(key: str, *, instance_ids: list[int] | None = None, from_v
         except Exception as exc:  # noqa: BLE001 - one instance's failure must not stop the others
             db.session.rollback()
             log.exception("migrating instance %s failed", instance_id)
-            message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
+            message = exc.message if isinstance(exc, AppError) else INTERNAL_ERROR   # no exception text to people
             outcomes.append(MigrationOutcome(instance_id, Outcome.REFUSED, reasons=[f"迁移失败：{message}"]))
     return outcomes

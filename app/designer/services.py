@@ -280,9 +280,12 @@ def read_uploaded_diagram(content: bytes) -> str:
     except UnicodeDecodeError:
         raise FormInvalid("文件不是 UTF-8 编码的文本", fields={"file": ["请上传 UTF-8 编码的 .bpmn 文件"]}) from None
     try:
-        root = parse_document(content)
+        root = parse_document(content)   # no entities, DTD or network (diff._PARSER)
     except DiffError as exc:
         raise FormInvalid(f"无法打开该文件：{exc}", fields={"file": [str(exc)]}) from None
+    if root.getroottree().docinfo.doctype:
+        # the parsed tree, not a text scan: parse_document's own check reads only the file's head
+        raise FormInvalid("无法打开该文件：不允许 DOCTYPE/实体声明", fields={"file": ["不允许 DOCTYPE/实体声明"]})
     tag = etree.QName(root)
     if tag.localname != "definitions" or tag.namespace != BPMN_NS:
         raise FormInvalid("该文件不是 BPMN 2.0 流程图（根元素应为 bpmn:definitions）",
@@ -332,9 +335,12 @@ def open_form(path: str | None) -> tuple[str, str, str]:
     form when path is empty; "{}" when the form has no UI schema. Raises NotFound."""
     if not path:
         return NEW_FORM, "", "{}\n"
-    schema_text = read_form_text(path)
+    files = set(list_form_files())   # one walk of forms/ per call
+    if path not in files:
+        raise NotFound(f"forms/ 目录中没有文件：{path}")
     ui_path = ui_schema_path(path)
-    ui_text = read_form_text(ui_path) if ui_path in list_form_files() else "{}\n"
+    schema_text = (_forms_dir() / path).read_text(encoding="utf-8")
+    ui_text = (_forms_dir() / ui_path).read_text(encoding="utf-8") if ui_path in files else "{}\n"
     return schema_text, ui_path, ui_text
 
 

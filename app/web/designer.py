@@ -7,10 +7,11 @@ tokens, no CSRF check). Designers and administrators only: every view starts wit
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import PurePath
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from marshmallow import Schema, ValidationError
 
@@ -41,12 +42,17 @@ def _json(schema: Schema) -> dict:
         raise FormInvalid("请求参数有误", fields=exc.messages) from None
 
 
+MAX_INT = 2**31 - 1   # the largest version or id a column holds: a bigger number is a typing error
+
+
 def _int_arg(name: str) -> int | None:
+    """A positive integer of the query string or form (ASCII digits only: "²" or "٣" are not one);
+    None when absent. Raises FormInvalid (422, a Chinese message) for anything else."""
     value = request.values.get(name, "").strip()
     if not value:
         return None
-    if not value.isdigit() or int(value) < 1:
-        raise FormInvalid(f"参数 {name} 应为正整数：{value}", fields={name: ["应为正整数"]})
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_INT:
+        raise FormInvalid(f"参数 {name} 应为正整数：{value[:20]}", fields={name: ["应为正整数"]})
     return int(value)
 
 
@@ -62,12 +68,15 @@ def _download_name(path: str, default: str) -> str:
 
 # --- the start page -----------------------------------------------------------------------------
 
+def _index_page(user, **extra):
+    return render_template("designer/index.html", processes=processes.list_latest_definitions(),
+                           files=services.list_bpmn_files(), drafts=services.list_drafts(user), **extra)
+
+
 @bp.get("")
 @login_required
 def index():
-    user = _designer()
-    return render_template("designer/index.html", processes=processes.list_latest_definitions(),
-                           files=services.list_bpmn_files(), drafts=services.list_drafts(user))
+    return _index_page(_designer())
 
 
 # --- the modeler ----------------------------------------------------------------------------------
@@ -124,9 +133,7 @@ def upload():
             raise FormInvalid("请选择要打开的 .bpmn 文件", fields={"file": ["未选择文件"]})
         xml = services.read_uploaded_diagram(upload.read(services.MAX_XML_BYTES + 1))
     except FormInvalid as exc:
-        return render_template("designer/index.html", processes=processes.list_latest_definitions(),
-                               files=services.list_bpmn_files(), drafts=services.list_drafts(user),
-                               upload_error=exc.message), 422
+        return _index_page(user, upload_error=exc.message), 422
     filename = PurePath(upload.filename.replace("\\", "/")).name
     return _modeler(xml, source=f"上传的文件 {filename}", key=None, filename=filename)
 
@@ -175,19 +182,66 @@ def delete_draft(key: str):
 
 # --- versions, diff, migration -------------------------------------------------------------------
 
-def _versions_page(key: str, *, outcomes=None, dry_run: bool = False, from_version: int | None = None):
-    return render_template("designer/versions.html", key=key, versions=services.list_versions(key),
-                           outcomes=outcomes, dry_run=dry_run, from_version=from_version)
+MIGRATION_SESSION_KEY = "designer_migration"
+MOVED = (migration.Outcome.MIGRATED, migration.Outcome.WOULD_MIGRATE)
+MAX_LISTED_REFUSALS = 20        # refusals kept for the page after the redirect; the rest are counted
+MAX_REASONS, MAX_REASON_CHARS = 3, 200
+MAX_SUMMARY_CHARS = 2000        # the summary rides in the session cookie (about 4 KB in all)
+
+
+def _row(outcome: migration.MigrationOutcome, *, short: bool) -> dict:
+    reasons = list(outcome.reasons)
+    if short:
+        reasons = [r if len(r) <= MAX_REASON_CHARS else r[:MAX_REASON_CHARS - 1] + "…" for r in reasons]
+        if len(reasons) > MAX_REASONS:
+            reasons = reasons[:MAX_REASONS - 1] + [f"另有 {len(reasons) - MAX_REASONS + 1} 条原因"]
+    return {"instance_id": outcome.instance_id, "status": outcome.status, "from_version": outcome.from_version,
+            "to_version": outcome.to_version, "reasons": reasons}
+
+
+def _migration_summary(key: str, outcomes: list[migration.MigrationOutcome], *, from_version: int | None,
+                       dry_run: bool = False) -> dict:
+    """What the versions page shows of a migration. A dry run lists every instance; a real one
+    (kept in the session cookie across the redirect) counts them and lists only the instances
+    not migrated, at most MAX_LISTED_REFUSALS with shortened reasons, the rest counted in `more`."""
+    moved = [o for o in outcomes if o.status in MOVED]
+    summary = {"key": key, "dry_run": dry_run, "from_version": from_version, "total": len(outcomes),
+               "moved": len(moved), "to_version": max((o.to_version or 0 for o in moved), default=None) or None,
+               "rows": [], "more": 0}
+    if dry_run:
+        summary["rows"] = [_row(o, short=False) for o in outcomes]
+        return summary
+    stayed = [o for o in outcomes if o.status not in MOVED]
+    summary["rows"] = [_row(o, short=True) for o in stayed[:MAX_LISTED_REFUSALS]]
+    summary["more"] = len(stayed) - len(summary["rows"])
+    while summary["rows"] and len(json.dumps(summary)) > MAX_SUMMARY_CHARS:
+        summary["rows"].pop()
+        summary["more"] += 1
+    return summary
+
+
+def _versions_page(key: str, *, result: dict | None = None):
+    return render_template("designer/versions.html", key=key, versions=services.list_versions(key), result=result)
 
 
 @bp.get("/processes/<key>/versions")
 @login_required
 def versions(key: str):
-    _designer()
-    return _versions_page(key)
+    """The versions of a process. ?check=1 (&from_version=N) checks which running instances could
+    move to the latest version (a dry run, changing nothing); after a migration (POST, then a 303
+    here) its summary is shown once."""
+    user = _designer()
+    result = session.pop(MIGRATION_SESSION_KEY, None)
+    if not isinstance(result, dict) or result.get("key") != key:
+        result = None
+    if request.args.get("check") == "1":
+        from_version = _int_arg("from_version")
+        outcomes = migration.migrate_instances(key, from_version=from_version, actor=user, dry_run=True)
+        result = _migration_summary(key, outcomes, from_version=from_version, dry_run=True)
+    return _versions_page(key, result=result)
 
 
-@bp.get("/processes/<key>/versions/<int:version>/download")
+@bp.get("/processes/<key>/versions/<int(max=2147483647):version>/download")
 @login_required
 def download_version(key: str, version: int):
     _designer()
@@ -197,11 +251,17 @@ def download_version(key: str, version: int):
 @bp.post("/processes/<key>/migrate")
 @login_required
 def migrate(key: str):
-    """Move the running instances of one older version (or all) to the latest; `dry_run` checks only."""
+    """Move the running instances of one older version (or all) to the latest, then 303 to the
+    versions page showing the summary (Post/Redirect/Get: a reload does not migrate again).
+    `dry_run=1` changes nothing: it redirects to the check (GET ?check=1)."""
     user = _designer()
-    from_version, dry_run = _int_arg("from_version"), request.form.get("dry_run") == "1"
-    outcomes = migration.migrate_instances(key, from_version=from_version, actor=user, dry_run=dry_run)
-    return _versions_page(key, outcomes=outcomes, dry_run=dry_run, from_version=from_version)
+    from_version = _int_arg("from_version")
+    if request.form.get("dry_run") == "1":
+        args = {"check": 1, **({"from_version": from_version} if from_version else {})}
+        return redirect(url_for("designer_web.versions", key=key, **args), code=303)
+    outcomes = migration.migrate_instances(key, from_version=from_version, actor=user)
+    session[MIGRATION_SESSION_KEY] = _migration_summary(key, outcomes, from_version=from_version)
+    return redirect(url_for("designer_web.versions", key=key), code=303)
 
 
 @bp.get("/processes/<key>/diff")

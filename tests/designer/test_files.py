@@ -115,3 +115,12 @@ def test_open_form_gives_the_schema_its_ui_schema_or_a_blank_form(app, monkeypat
     assert json.loads(services.open_form("")[0]) == {"type": "object", "properties": {}}
     with pytest.raises(NotFound):
         services.open_form("missing.schema.json")
+
+
+def test_open_form_walks_forms_once(app, monkeypatch):
+    from app.designer import services
+    calls = []
+    real = services.list_form_files
+    monkeypatch.setattr(services, "list_form_files", lambda: calls.append(1) or real())
+    services.open_form("complaint/handle.schema.json")
+    assert len(calls) == 1

@@ -157,3 +157,30 @@ def test_an_instance_of_another_process_is_refused(users, fixture_forms):
     assert outcome.status == "refused" and outcome.reasons == ["该实例属于流程 mig，不属于 other"]
     [unknown] = migrate_instances("other", instance_ids=[999999])
     assert unknown.status == "refused" and unknown.reasons == ["找不到该流程实例"]
+
+
+def test_an_unexpected_error_is_a_generic_chinese_reason_and_is_logged(users, fixture_forms, monkeypatch, caplog):
+    """One instance failing does not stop the others; the person sees no exception text, the log has it."""
+    from app.designer import migrate
+    from app.errors import Conflict
+    deploy(V1)
+    first, second, third = start(), start(), start()
+    deploy(V2)
+    real = migrate.migrate_instance
+
+    def flaky(instance_id, **kw):
+        if instance_id == first:
+            raise RuntimeError("internal detail: connection string postgres://secret")
+        if instance_id == second:
+            raise Conflict("该实例正被他人处理，请稍后再试")
+        return real(instance_id, **kw)
+
+    monkeypatch.setattr(migrate, "migrate_instance", flaky)
+    with caplog.at_level("ERROR", logger="app.designer.migrate"):
+        outcomes = migrate.migrate_instances("mig")
+    assert [(o.instance_id, o.status) for o in outcomes] == [(first, "refused"), (second, "refused"),
+                                                             (third, "migrated")]
+    assert outcomes[0].reasons == ["迁移失败：发生内部错误，该实例保持不变，请联系系统管理员查看日志"]
+    assert outcomes[1].reasons == ["迁移失败：该实例正被他人处理，请稍后再试"]
+    logged = [r for r in caplog.records if r.name == "app.designer.migrate"]
+    assert any(r.exc_info and "postgres://secret" in str(r.exc_info[1]) for r in logged)

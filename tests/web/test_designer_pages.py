@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import unquote
 
 import pytest
 
@@ -131,6 +132,26 @@ def test_unknown_processes_versions_and_files_get_the_chinese_404_page(designer_
     assert resp.status_code == 422 and "参数 version 应为正整数" in browser.text()
 
 
+@pytest.mark.parametrize("query", ["?version=²", "?version=%D9%A3", "?version=0", "?version=-1",
+                                   "?version=99999999999999999999999"])
+def test_a_bad_version_number_gets_a_chinese_message_never_a_500(designer_setup, browser, query):
+    browser.login("designer")
+    resp = browser.get("/designer/processes/web_designer/modeler" + query)
+    assert resp.status_code == 422 and "参数 version 应为正整数" in browser.text(), query
+    resp = browser.get("/designer/processes/web_designer/diff" + query.replace("version", "to"))
+    assert resp.status_code == 422 and "参数 to 应为正整数" in browser.text(), query
+    resp = browser.get("/designer/processes/web_designer/versions?check=1&from_" + query[1:])
+    assert resp.status_code == 422 and "参数 from_version 应为正整数" in browser.text(), query
+    resp = browser.post("/designer/processes/web_designer/migrate", {"from_version": unquote(query.split("=")[1])})
+    assert resp.status_code == 422 and "参数 from_version 应为正整数" in browser.text(), query
+
+
+def test_a_huge_version_in_the_download_path_is_404(designer_setup, browser):
+    browser.login("designer")
+    assert browser.get("/designer/processes/web_designer/versions/99999999999999999999999/download").status_code == 404
+    assert "流程 web_designer 没有版本 2" in browser.text(browser.get("/designer/processes/web_designer/versions/2/download"))
+
+
 def test_a_file_of_bpmn_opens_with_its_process_key(designer_setup, browser):
     browser.login("designer")
     config = _config(browser.text(browser.get("/designer/files/complaint.bpmn/modeler")))
@@ -160,6 +181,23 @@ def test_a_bad_upload_is_refused_with_a_chinese_reason_on_the_start_page(designe
     assert resp.status_code == 422
     html = browser.text()
     assert 'id="upload-error"' in html and message in html, html[-3000:]
+
+
+@pytest.mark.parametrize("declaration", [
+    b'<!DOCTYPE bpmn:definitions SYSTEM "file:///etc/passwd">',
+    b'<!DOCTYPE bpmn:definitions [<!ENTITY e SYSTEM "file:///etc/passwd">]>',
+    b'<!DOCTYPE bpmn:definitions PUBLIC "-//x//y" "http://example.com/x.dtd">',
+])
+def test_a_doctype_after_the_first_4_kb_is_still_refused(designer_setup, browser, declaration):
+    """Not a check of the file's head only: a DOCTYPE behind a long comment is refused as well."""
+    browser.login("designer")
+    head, body = V1.encode("utf-8").split(b"\n", 1)   # the XML declaration, then the diagram
+    content = head + b"\n<!--" + b"x" * 8192 + b"-->\n" + declaration + b"\n" + body
+    assert content.upper().index(b"<!DOCTYPE") > 4096
+    resp = _upload(browser, content)
+    assert resp.status_code == 422
+    html = browser.text()
+    assert 'id="upload-error"' in html and "不允许 DOCTYPE/实体声明" in html, html[-3000:]
 
 
 def test_an_upload_without_a_file_is_refused(designer_setup, browser):
@@ -313,16 +351,52 @@ def test_migration_from_the_versions_page_dry_run_then_for_real(designer_setup, 
     first, second = _start(), _start()
     services.deploy_xml(V2, "审核改为复核", user("designer"))   # register is unchanged: they may move
     browser.login("designer")
-    resp = browser.post("/designer/processes/web_designer/migrate", {"from_version": "1", "dry_run": "1"})
+    versions_url = "/designer/processes/web_designer/versions"
+    assert 'name="check"' in browser.text(browser.get(versions_url))   # the check is a GET form
+    resp = browser.get(versions_url + "?check=1&from_version=1")
     html = browser.text(resp)
     assert resp.status_code == 200 and "迁移检查结果（未做任何修改）" in html
     assert html.count("可以迁移") >= 2 and f"#{first.id}" in html and f"#{second.id}" in html
     assert [v["running_instances"] for v in services.list_versions("web_designer")] == [0, 2]
-    html = browser.text(browser.post("/designer/processes/web_designer/migrate", {"from_version": "1", "dry_run": "0"}))
-    assert "迁移结果" in html and "2 个已迁移到第 2 版" in html
+    resp = browser.post("/designer/processes/web_designer/migrate", {"from_version": "1", "dry_run": "1"})
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(versions_url + "?check=1&from_version=1")
+    assert [v["running_instances"] for v in services.list_versions("web_designer")] == [0, 2]
+    # the real migration is Post/Redirect/Get: reloading the result page posts nothing again
+    resp = browser.post("/designer/processes/web_designer/migrate", {"from_version": "1", "dry_run": "0"})
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(versions_url)
     assert [v["running_instances"] for v in services.list_versions("web_designer")] == [2, 0]
+    html = browser.text(browser.get(versions_url))
+    assert "迁移结果" in html and "2 个已迁移到第 2 版" in html and "0 个未迁移" in html
+    html = browser.text(browser.get(versions_url))   # the summary is shown once
+    assert "迁移结果" not in html
     resp = browser.post("/designer/processes/web_designer/migrate", {"from_version": "x"})
     assert resp.status_code == 422 and "参数 from_version 应为正整数" in browser.text()
+
+
+def test_refused_migrations_are_listed_with_their_reasons_after_the_redirect(designer_setup, browser):
+    from app.designer import services
+    instance = _start()
+    services.deploy_xml(V1.replace('name="登记"', 'name="登记（改名）"'), "登记改名", user("designer"))
+    browser.login("designer")
+    resp = browser.post("/designer/processes/web_designer/migrate", {"from_version": "1", "dry_run": "0"})
+    assert resp.status_code == 303
+    html = browser.text(browser.get(resp.headers["Location"]))
+    assert "迁移结果" in html and "0 个已迁移到第 2 版，1 个未迁移" in html
+    assert f"#{instance.id}" in html and "register（登记）" in html and "在新版本中有改动" in html
+
+
+def test_the_migration_summary_kept_for_the_redirect_stays_small(app):
+    from app.designer.migrate import MigrationOutcome
+    from app.web.designer import MAX_LISTED_REFUSALS, MAX_SUMMARY_CHARS, _migration_summary
+    outcomes = [MigrationOutcome(i, "refused", 1, 2, reasons=["很长的原因" * 200, "第二条", "第三条", "第四条"])
+                for i in range(1, 51)]
+    outcomes += [MigrationOutcome(100 + i, "migrated", 1, 2) for i in range(30)]
+    summary = _migration_summary("k", outcomes, from_version=1)
+    assert summary["total"] == 80 and summary["moved"] == 30 and summary["to_version"] == 2
+    assert 0 < len(summary["rows"]) <= MAX_LISTED_REFUSALS
+    assert len(summary["rows"]) + summary["more"] == 50
+    assert all(row["status"] == "refused" and len(row["reasons"]) <= 3 for row in summary["rows"])
+    assert len(json.dumps(summary)) <= MAX_SUMMARY_CHARS
 
 
 def test_the_diff_page_lists_the_renamed_task_as_changed(designer_setup, browser):
