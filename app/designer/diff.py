@@ -94,9 +94,12 @@ def parse_document(xml: str | bytes):
     if b"<!DOCTYPE" in content[:4096].upper() or b"<!ENTITY" in content.upper():
         raise DiffError("不允许 DOCTYPE/实体声明")
     try:
-        return etree.fromstring(content, parser=_PARSER)
+        root = etree.fromstring(content, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
         raise DiffError(f"XML 格式错误：{exc.msg}") from None
+    if root.getroottree().docinfo.doctype:   # the parsed document, not only the head the text check reads
+        raise DiffError("不允许 DOCTYPE/实体声明")
+    return root
 
 
 def _local(element) -> str:

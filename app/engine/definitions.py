@@ -127,6 +127,8 @@ def parse_xml(content: bytes, filename: str) -> etree._ElementTree:
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if isinstance(exc.lineno, int) else None
         raise BpmnInvalid([Problem(f"XML 格式错误：{exc.msg}", filename, line)]) from None
+    if root.getroottree().docinfo.doctype:   # one further down than the head the text check reads
+        raise BpmnInvalid([Problem("不允许 DOCTYPE/实体声明（XML 外部实体风险）", filename, 1)])
     return etree.ElementTree(root)
 
 

@@ -212,3 +212,20 @@ def test_camunda_attributes_are_read(app, tmp_path):
     assert meta["tasks"]["review"]["assignee"] == "intake1"
     assert meta["tasks"]["review"]["priority"] == 80
     assert meta["starter_groups"] == ["dispatch"]
+
+
+def test_a_doctype_behind_a_long_comment_is_refused_too(app, tmp_path):
+    """Not only the file's head: the parsed document's DOCTYPE is checked (deploy, validate, diff)."""
+    from app.designer.diff import DiffError, parse_document
+    from app.processes.services import deploy_file
+    text = PROC.format(key="late_dtd", script="x = 1", task_name="审核").replace(
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!--' + "x" * 5000 + '-->\n'
+        '<!DOCTYPE d PUBLIC "-//x//y" "http://example.com/x.dtd">')
+    assert text.upper().index("<!DOCTYPE") > 4096
+    (tmp_path / "late.bpmn").write_text(text, encoding="utf-8")
+    problems = deploy_file(tmp_path / "late.bpmn", forms_dir=str(tmp_path))[0].problems
+    assert problems and "DOCTYPE" in problems[0].message
+    assert versions("late_dtd") == []
+    with pytest.raises(DiffError, match="DOCTYPE"):
+        parse_document(text)
