@@ -29,6 +29,7 @@ from app.notifications.services import notify, users_in_groups
 from app.processes import services as processes
 from app.processes.models import InstanceStatus, ProcessInstance
 from app.supervision.access import Scope, can_supervise_case, can_supervise_task, supervision_scope
+from app.supervision.queries import YEAR_RANGE_MESSAGE, in_year_range, local_text, parse_whole_number
 from app.tasks import services as tasks
 from app.tasks.models import HumanTask, TaskStatus
 
@@ -87,10 +88,6 @@ def _case_number(case_id: int | None) -> str:
     return number or str(case_id)
 
 
-def _local(value: datetime | None) -> str:
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "—"
-
-
 def _audit(action: str, actor: User, now: datetime, data: dict, task: HumanTask | None = None, *,
            instance_id: int | None = None, case_id: int | None = None, label: str | None = None) -> AuditEvent:
     event = AuditEvent(at=now, actor_id=actor.id, action=action, data=data,
@@ -132,7 +129,7 @@ def remind_task(task_id: int, user: User, note: str | None, *, now: datetime | N
     def work():
         _audit(AuditAction.REMIND, user, now, {"note": text}, task)
         body = (f"{user.display_name} 催办任务“{task.name}”（案件 {_case_number(task.case_id)}，"
-                f"办理时限 {_local(task.due_at)}）：{text}")
+                f"办理时限 {local_text(task.due_at, '—')}）：{text}")
         notified = _notify(_handlers(task), NotificationKind.REMIND, f"催办：{task.name}", body, now, task, actor=user)
         db.session.commit()
         return ActionResult(AuditAction.REMIND, now, text, task_id=task.id, instance_id=task.instance_id,
@@ -150,6 +147,8 @@ def parse_deadline(value) -> datetime:
         except ValueError:
             raise FormInvalid("督办期限格式有误", fields={"deadline": ["应为 ISO 日期时间，如 2026-11-30T17:00"]}) \
                 from None
+    if not in_year_range(parsed):   # also keeps the conversions to Beijing time and UTC in range
+        raise FormInvalid("督办期限超出范围", fields={"deadline": [YEAR_RANGE_MESSAGE]})
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=SHANGHAI)
     return parsed
@@ -174,7 +173,7 @@ def supervise_task(task_id: int, user: User, note: str | None, deadline, *,
         _audit(AuditAction.SUPERVISE, user, now, {"note": text, "deadline": when.astimezone(SHANGHAI).isoformat()},
                task)
         body = (f"{user.display_name} 督办任务“{task.name}”（案件 {_case_number(task.case_id)}），"
-                f"请于 {_local(when)} 前办结：{text}")
+                f"请于 {local_text(when, '—')} 前办结：{text}")
         notified = _notify(_handlers(task), NotificationKind.SUPERVISE, f"督办：{task.name}", body, now, task, actor=user)
         db.session.commit()
         return ActionResult(AuditAction.SUPERVISE, now, text, task_id=task.id, instance_id=task.instance_id,
@@ -248,7 +247,7 @@ def decide_extension(task_id: int, user: User, decision: str | None, note: str |
             _audit(AuditAction.REFUSE_EXTENSION, user, now, {"note": text, "days": days}, task)
             notified = _notify(_handlers(task), NotificationKind.INFO, f"延期申请未获批准：{task.name}",
                                f"{user.display_name} 未批准任务“{task.name}”（案件 {case_text}）的延期申请，"
-                               f"请在原办理时限 {_local(task.due_at)} 前办结：{text}", now, task, actor=user)
+                               f"请在原办理时限 {local_text(task.due_at, '—')} 前办结：{text}", now, task, actor=user)
             db.session.commit()
             return ActionResult(AuditAction.REFUSE_EXTENSION, now, text, task_id=task.id,
                                 instance_id=task.instance_id, notified=notified, data={"days": days})
@@ -266,13 +265,30 @@ def decide_extension(task_id: int, user: User, decision: str | None, note: str |
     def approve():
         notified = _notify(_handlers(task), NotificationKind.INFO, f"延期已批准：{task.name}",
                            f"{user.display_name} 批准任务“{task.name}”（案件 {case_text}）延期 {days} 个工作日，"
-                           f"办理时限由 {_local(task.due_at)} 延至 {_local(new_due)}：{text}", now, task, actor=user)
+                           f"办理时限由 {local_text(task.due_at, '—')} 延至 {local_text(new_due, '—')}：{text}",
+                           now, task, actor=user)
         before = task.due_at
         extended = extend_deadline(task.id, user, text, duration, now=now)   # writes EXTEND and commits
         return ActionResult(AuditAction.EXTEND, now, text, task_id=task.id, instance_id=task.instance_id,
                             notified=notified, data={"days": days, "due_before": before,
                                                      "due_after": extended.due_at})
     return _commit_or_rollback(approve)
+
+
+def decide_extension_form(task_id: int, user: User, decision: str | None, note: str | None,
+                          days_text: str | None, *, now: datetime | None = None) -> ActionResult:
+    """decide_extension with the days as typed in a form. An approval without a whole number of days
+    is refused at the field before anything else (with a missing note beside it, so both are
+    reported at once). The days approved are in the result's data. Raises as decide_extension."""
+    days = None
+    if decision == "approve":
+        days = parse_whole_number(days_text)
+        if days is None:
+            fields = {"days": [f"请填写 1 至 {MAX_EXTENSION_DAYS} 的整数（工作日）"]}
+            if not (note or "").strip():
+                fields["note"] = ["必填"]
+            raise FormInvalid("请填写延期天数" + ("和说明" if "note" in fields else ""), fields=fields)
+    return decide_extension(task_id, user, decision, note, days, now=now)
 
 
 # --- incidents and script errors ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ provisional mark, and the latest 督办 deadline. The page and the API call the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -25,9 +25,12 @@ from app.deadlines.models import Incident, TimerJob
 from app.deadlines.sla import current_sla_state
 from app.errors import Forbidden, FormInvalid
 from app.extensions import db
+from app.processes import services as processes
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.supervision.access import (Scope, case_clause, supervision_scope, task_clause, unit_case_clause,
                                     unit_task_clause)
+from app.supervision.kpis import _sum as _flag_sum
+from app.supervision.kpis import parse_period
 from app.tasks.models import HumanTask, TaskStatus
 
 KINDS = ("overdue", "due_soon")
@@ -86,6 +89,34 @@ class Page:
     @property
     def pages(self) -> int:
         return (self.total + self.per_page - 1) // self.per_page if self.total else 1
+
+
+# --- text for and from people ----------------------------------------------------------------------
+
+#: the years a date typed by a person may fall in (further ones overflow date arithmetic: 9999-12-31 + 1 day)
+MIN_YEAR, MAX_YEAR = 2000, 2100
+YEAR_RANGE_MESSAGE = f"日期须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间"
+
+
+def in_year_range(value: date | datetime) -> bool:
+    return MIN_YEAR <= value.year <= MAX_YEAR
+
+
+def parse_whole_number(text: str | None) -> int | None:
+    """A whole number typed in a form (ASCII digits only), else None. str.isdigit() alone lets
+    through "²" and other digits int() refuses."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    try:
+        return int(text)
+    except ValueError:   # more digits than int() converts
+        return None
+
+
+def local_text(value: datetime | None, empty: str = "") -> str:
+    """A UTC instant as Asia/Shanghai text for people (exports, messages, notifications); `empty` for None."""
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value is not None else empty
 
 
 # --- statements ---------------------------------------------------------------------------------
@@ -374,18 +405,11 @@ def list_incidents(user: User, *, page: int = 1, per_page: int = 20, limit: int 
     return Page(items[(page - 1) * per_page:page * per_page], page, per_page, jobs_total + errors_total)
 
 
-def local_text(value: datetime | None) -> str:
-    """A UTC instant as Asia/Shanghai text for people (exports)."""
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value is not None else ""
 
 
 # --- charts: the weekly trend and the diagram heat map ----------------------------------------------
 
 MAX_WEEKS = 60
-
-
-def _flag_sum(condition):
-    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
 def process_keys() -> list[str]:
@@ -435,7 +459,7 @@ def _case_scope(scope: Scope, filters: Filters, keys: list[str]) -> list:
     return clauses
 
 
-def _chart_filters(filters: Filters | None) -> Filters:
+def chart_filters(filters: Filters | None) -> Filters:
     """The filters the charts honour: unit, district, process, channel (not a list's step or rung)."""
     filters = filters or Filters()
     return Filters(unit=filters.unit, district=filters.district, process=filters.process, channel=filters.channel)
@@ -450,11 +474,10 @@ def weekly_trend(user: User, start, end, filters: Filters | None = None, *, now:
     created_at), case (process_key, closed_at), human_task (status, due_at). Raises Forbidden,
     FormInvalid (bad period, too many weeks).
     """
-    from app.supervision.kpis import parse_period
     scope = supervision_scope(user)
     now = now or utcnow()
     period = parse_period(start, end, now)
-    filters = _chart_filters(filters)
+    filters = chart_filters(filters)
     bounds = week_starts(period.start, period.end)
     keys = process_keys()
     cases = _case_scope(scope, filters, keys)
@@ -495,22 +518,19 @@ def weekly_trend(user: User, start, end, filters: Filters | None = None, *, now:
     return {"start": period.start, "end": period.end, "weeks": weeks, "totals": totals}
 
 
-def latest_definition(process: str) -> ProcessDefinition | None:
-    return db.session.execute(sa.select(ProcessDefinition).where(ProcessDefinition.key == process)
-                              .order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
-
-
 def step_heat(user: User, process: str | None, filters: Filters | None = None, *, within: str | None = None,
-              now: datetime | None = None) -> dict:
+              now: datetime | None = None, with_diagram: bool = False) -> dict:
     """Open, overdue and due-soon tasks per step (bpmn_id) of one process inside the user's scope: the
     numbers the diagram heat map lays over the steps. One grouped statement over the open tasks
-    (the status + due_at index). Raises Forbidden, FormInvalid (no or unknown process)."""
+    (the status + due_at index). With `with_diagram` the result also holds "xml", the BPMN XML of
+    the process's latest version (the heat map draws on it), read with the same row.
+    Raises Forbidden, FormInvalid (no or unknown process)."""
     scope = supervision_scope(user)
     now = now or utcnow()
     keys = process_keys()
     if not process or process not in keys:
         raise FormInvalid("请选择流程", fields={"process": ["可选：" + "、".join(keys)] if keys else ["尚未部署流程"]})
-    filters = replace(_chart_filters(filters), process=process)
+    filters = replace(chart_filters(filters), process=process)
     horizon = due_soon_horizon(now, within)
     needs_case = _needs_case(filters)
     overdue, soon = _kind_clause("overdue", now, None), _kind_clause("due_soon", now, horizon)
@@ -524,16 +544,13 @@ def step_heat(user: User, process: str | None, filters: Filters | None = None, *
         .group_by(HumanTask.bpmn_id)).all()
     steps = sorted(({"bpmn_id": r[0], "name": r[1], "open": int(r[2]), "overdue": int(r[3]), "due_soon": int(r[4])}
                     for r in rows), key=lambda s: (-s["overdue"], -s["open"], s["bpmn_id"]))
-    definition = latest_definition(process)
-    return {"process": process, "process_title": PROCESS_TITLES.get(process, definition.name if definition else process),
-            "version": definition.version if definition else None, "now": now, "steps": steps,
-            "totals": {key: sum(s[key] for s in steps) for key in ("open", "overdue", "due_soon")}}
-
-
-def diagram_xml(process: str) -> str | None:
-    """The BPMN XML of the process's latest version (the heat map draws on it)."""
-    return db.session.execute(sa.select(ProcessDefinition.bpmn_xml).where(ProcessDefinition.key == process)
-                              .order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
+    definition = processes.get_latest_definition(process)   # deployed (checked above): never NotFound here
+    result = {"process": process, "process_title": PROCESS_TITLES.get(process, definition.name),
+              "version": definition.version, "now": now, "steps": steps,
+              "totals": {key: sum(s[key] for s in steps) for key in ("open", "overdue", "due_soon")}}
+    if with_diagram:
+        result["xml"] = definition.bpmn_xml
+    return result
 
 
 # --- people, units and steps for the page -----------------------------------------------------------

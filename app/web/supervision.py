@@ -1,7 +1,7 @@
 """The supervisor dashboard pages (issue #6): overdue and due-soon lists, KPI tiles, charts, the
 diagram heat map, and the 催办/督办/reassign/extension/retry actions.
 
-Thin views over app/supervision (access, queries, kpis, actions, export): the same functions the
+Thin views over app/supervision (dashboard, queries, kpis, actions, export): the same functions the
 JSON API under /api/v1/supervision calls, so the page and the API show the same numbers. Every
 action is a plain POST form (CSRF token, then a 303 redirect with a message); on bad input the
 dashboard is rendered again with the message at the field and everything typed kept.
@@ -19,6 +19,8 @@ from app.db import utcnow
 from app.errors import Conflict, FormInvalid, NotFound, ProcessDefinitionError
 from app.supervision import actions, export, kpis, queries
 from app.supervision.access import Scope, supervision_scope
+from app.supervision.dashboard import Overview, overview
+from app.supervision.queries import local_text
 from app.web import queries as web_queries
 
 bp = Blueprint("supervision_web", __name__, url_prefix="/supervision")
@@ -29,6 +31,8 @@ SORT_LABELS = {"due_at": "到期时间（最早在前）", "-due_at": "到期时
 PER_PAGE = 20
 MAX_PERIOD_DAYS = 366
 TASK_ACTIONS = ("remind", "supervise", "reassign", "extension")
+#: the exports the page offers: {name: what its links export (their label)}
+EXPORTS = {"overdue": "超期任务", "due_soon": "临期任务", "incidents": "流程异常", "kpis": "指标"}
 ACTION_TITLES = {"remind": "催办", "supervise": "督办", "reassign": "改派", "extension": "延期审批",
                  "retry": "重试"}
 _ARG_KEYS = ("start", "end", "unit", "district", "process", "channel", "step", "escalation", "tab", "sort",
@@ -82,10 +86,14 @@ class DashboardArgs:
             if not text:
                 return default
             try:
-                return date.fromisoformat(text)
+                value = date.fromisoformat(text)
             except ValueError:
                 errors[name] = ["日期格式应为 YYYY-MM-DD"]
                 return default
+            if not queries.in_year_range(value):   # 9999-12-31 has no next day to end the period with
+                errors[name] = [queries.YEAR_RANGE_MESSAGE]
+                return default
+            return value
         start, end = day("start", default_start), day("end", default_end)
         if end < start:
             errors["end"] = ["结束日期不能早于开始日期"]
@@ -106,10 +114,7 @@ class DashboardArgs:
             escalation = ""
         tab = text("tab") if text("tab") in TABS else "overdue"
         sort = text("sort") if text("sort") in SORT_LABELS else "due_at"
-        try:
-            page = max(1, min(int(args.get("page", 1)), 100000))
-        except ValueError:
-            page = 1
+        page = max(1, min(queries.parse_whole_number(args.get("page")) or 1, 100000))
         return cls(start=start, end=end, unit=unit, district=text("district", 40), process=text("process"),
                    channel=text("channel", 40), step=text("step"), escalation=escalation, tab=tab, sort=sort,
                    page=page, heat=text("heat"), errors=errors, default_period=(default_start, default_end))
@@ -119,14 +124,9 @@ class DashboardArgs:
         return self.end + timedelta(days=1)
 
     @property
-    def chart_filters(self) -> queries.Filters:
-        """The filters of the charts and the heat map (not a list's step or rung)."""
-        return queries.Filters.from_mapping({"unit": self.unit, "district": self.district, "process": self.process,
-                                             "channel": self.channel})
-
-    @property
     def list_filters(self) -> queries.Filters:
-        """The filters of the overdue / due-soon lists (the charts' and the list's step and rung)."""
+        """The filters of the overdue / due-soon lists (the charts keep unit, district, process and
+        channel of them: queries.chart_filters)."""
         return queries.Filters.from_mapping({"unit": self.unit, "district": self.district, "process": self.process,
                                              "channel": self.channel, "step": self.step,
                                              "escalation": self.escalation})
@@ -176,73 +176,36 @@ def _presets(today: date) -> list[tuple[str, date, date]]:
             ("近 30 天", today - timedelta(days=29), today), ("本年", today.replace(month=1, day=1), today)]
 
 
-def _heat_process(args: DashboardArgs, processes: list[tuple[str, str]]) -> str:
-    keys = [key for key, _ in processes]
-    for candidate in (args.heat, args.process, "complaint"):
-        if candidate and candidate in keys:
-            return candidate
-    return keys[0] if keys else ""
+def _chart_data(data: Overview, args: DashboardArgs) -> dict:
+    """The numbers the charts draw (dashboard.js), and where the heat map reads its diagram."""
+    weeks = data.trend["weeks"]
+    return {
+        "trend": {"labels": [w["label"] for w in weeks], "received": [w["received"] for w in weeks],
+                  "closed": [w["closed"] for w in weeks], "overdue": [w["overdue"] for w in weeks]},
+        "units": {"labels": [g["label"] for g in data.by_unit], "counts": [g["count"] for g in data.by_unit]},
+        "heat": {"process": data.heat_process,
+                 "url": url_for("supervision_web.heatmap", **args.query(heat=data.heat_process, tab=None, page=None,
+                                                                        sort=None, step=None, escalation=None)),
+                 "steps": data.heat["steps"] if data.heat else []},
+    }
 
 
-def _kpi_groups(user, args: DashboardArgs) -> tuple[list[dict], str | None]:
-    """The KPI tiles of the period grouped by process, or a note why there are none."""
-    if args.process and args.process not in kpis.PROCESSES:
-        return [], "所选流程暂无统计指标。"
-    result = kpis.compute_kpis(user, args.start, args.end_exclusive, args.process or None)
-    groups: dict[str, dict] = {}
-    for tile in result["kpis"]:
-        groups.setdefault(tile["process"], {"process": tile["process"], "title": tile["process_title"],
-                                            "tiles": []})["tiles"].append(tile)
-    return list(groups.values()), None
+def _still_listed(data: Overview, error: ActionError) -> bool:
+    """Whether the row a refused action was on is on the page (its form then shows the message)."""
+    if error.kind == "task":
+        return data.shows_task(error.target)
+    return data.shows_incident("job" if error.kind == "incident" else "script", error.target)
 
 
 def dashboard_context(user, args: DashboardArgs, now: datetime, action_error: ActionError | None = None) -> dict:
-    scope = supervision_scope(user)
     choices = web_queries.filter_choices()
-    titles, unit_groups = queries.group_titles()
-    units = [(code, titles.get(code, code)) for code in (unit_groups if scope.is_all else scope.units)]
-    kind = args.tab if args.tab != "incidents" else None
-    chart_filters = args.chart_filters
-    listing, members, steps = None, {}, []
-    if kind:
-        listing = queries.list_tasks(user, kind, args.list_filters, sort=args.sort, page=args.page,
-                                     per_page=PER_PAGE, now=now)
-        members = queries.group_members({g for row in listing.items for g in row["candidate_groups"]})
-        steps = queries.step_choices(args.process or None)
-        incidents = queries.list_incidents(user, per_page=1)
-    else:
-        incidents = queries.list_incidents(user, page=args.page, per_page=PER_PAGE)
-    counts = {other: listing.total if other == kind else queries.count_tasks(user, other, args.list_filters, now=now)
-              for other in ("overdue", "due_soon")}
-    counts["incidents"] = incidents.total
-    by_unit = queries.summarize(user, "overdue", "unit", chart_filters, now=now)
-    for group in by_unit:
-        if group["key"]:
-            group["label"] = titles.get(group["key"], group["key"])
-    trend = queries.weekly_trend(user, args.start, args.end_exclusive, chart_filters, now=now)
-    heat_process = _heat_process(args, choices.processes)
-    heat = queries.step_heat(user, heat_process, chart_filters, now=now) if heat_process else None
-    kpi_groups, kpi_note = _kpi_groups(user, args)
-    if action_error is not None and action_error.kind == "task":
-        action_error.found = bool(listing) and any(r["task_id"] == action_error.target for r in listing.items)
-    elif action_error is not None:
-        action_error.found = not kind and any(
-            (i["source"] == "job") == (action_error.kind == "incident") and i["id"] == action_error.target
-            for i in incidents.items)
-    chart_data = {
-        "trend": {"labels": [w["label"] for w in trend["weeks"]], "received": [w["received"] for w in trend["weeks"]],
-                  "closed": [w["closed"] for w in trend["weeks"]], "overdue": [w["overdue"] for w in trend["weeks"]]},
-        "units": {"labels": [g["label"] for g in by_unit], "counts": [g["count"] for g in by_unit]},
-        "heat": {"process": heat_process,
-                 "url": url_for("supervision_web.heatmap", **args.query(heat=heat_process, tab=None, page=None,
-                                                                        sort=None, step=None, escalation=None)),
-                 "steps": heat["steps"] if heat else []},
-    }
-    return {"scope": scope, "args": args, "choices": choices, "units": units, "group_titles": titles,
-            "counts": counts, "listing": listing, "incidents": incidents if not kind else None, "members": members,
-            "steps": steps, "by_unit": by_unit, "trend": trend, "heat": heat, "heat_process": heat_process,
-            "kpi_groups": kpi_groups, "kpi_note": kpi_note, "chart_data": chart_data, "now": now,
-            "presets": _presets(_today()), "tabs": TABS, "sorts": SORT_LABELS,
+    data = overview(user, start=args.start, end=args.end_exclusive, filters=args.list_filters,
+                    tab=args.tab, sort=args.sort, page=args.page, per_page=PER_PAGE,
+                    processes=[key for key, _ in choices.processes], heat=args.heat, now=now)
+    if action_error is not None:
+        action_error.found = _still_listed(data, action_error)
+    return {**data.context(), "args": args, "choices": choices, "chart_data": _chart_data(data, args), "now": now,
+            "presets": _presets(_today()), "tabs": TABS, "sorts": SORT_LABELS, "export_titles": EXPORTS,
             "escalations": queries.ESCALATION_LABELS, "action_error": action_error,
             "max_extension_days": actions.MAX_EXTENSION_DAYS,
             "min_deadline": now.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M"),
@@ -278,11 +241,8 @@ def heatmap():
     """The heat map's diagram and counts (the same numbers as /api/v1/supervision/heatmap)."""
     args = _args()
     process = request.args.get("heat") or args.process
-    heat = queries.step_heat(_user(), process, args.chart_filters)
-    return jsonify({**heat, "now": heat["now"].isoformat(), "xml": queries.diagram_xml(process)})
-
-
-EXPORTS = {"overdue": "超期任务", "due_soon": "临期任务", "incidents": "流程异常", "kpis": "指标"}
+    heat = queries.step_heat(_user(), process, args.list_filters, with_diagram=True)   # charts drop step, rung
+    return jsonify({**heat, "now": heat["now"].isoformat()})
 
 
 @bp.get("/export/<string:name>.<string:fmt>")
@@ -309,10 +269,6 @@ def export_file(name: str, fmt: str):
 
 # --- actions ---------------------------------------------------------------------------------------
 
-def _local(value: datetime | None) -> str:
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "—"
-
-
 def _told(result: actions.ActionResult) -> str:
     count = len(result.notified)
     return f"已通知 {count} 人" if count else "没有需要通知的人员"
@@ -334,7 +290,7 @@ def _refused(args: DashboardArgs, exc, kind: str, target: int, action: str, valu
     return _render(args, action_error=error, status=status)
 
 
-def _do_task_action(task_id: int, action: str, args: DashboardArgs, form) -> str:
+def _do_task_action(task_id: int, action: str, form) -> str:
     """Run one task action; the success message."""
     user, note = _user(), form.get("note")
     if action == "remind":
@@ -342,23 +298,14 @@ def _do_task_action(task_id: int, action: str, args: DashboardArgs, form) -> str
         return f"已催办，{_told(result)}"
     if action == "supervise":
         result = actions.supervise_task(task_id, user, note, form.get("deadline"))
-        return f"已督办，要求于 {_local(result.data['deadline'])} 前办结，{_told(result)}"
+        return f"已督办，要求于 {local_text(result.data['deadline'], '—')} 前办结，{_told(result)}"
     if action == "reassign":
         result = actions.reassign_task(task_id, user, form.get("username"), note)
         return f"已改派给 {result.data['to']}，{_told(result)}"
-    decision = form.get("decision")
-    days_text = (form.get("days") or "").strip()
-    days = None
-    if decision == "approve":
-        if not days_text.isdigit():   # the service takes an int: say so here, with a missing note beside it
-            fields = {"days": [f"请填写 1 至 {actions.MAX_EXTENSION_DAYS} 的整数（工作日）"]}
-            if not (note or "").strip():
-                fields["note"] = ["必填"]
-            raise FormInvalid("请填写延期天数" + ("和说明" if "note" in fields else ""), fields=fields)
-        days = int(days_text)
-    result = actions.decide_extension(task_id, user, decision, note, days)
-    if decision == "approve":
-        return f"已批准延期 {days} 个工作日，办理时限延至 {_local(result.data['due_after'])}，{_told(result)}"
+    result = actions.decide_extension_form(task_id, user, form.get("decision"), note, form.get("days"))
+    if form.get("decision") == "approve":
+        return (f"已批准延期 {result.data['days']} 个工作日，办理时限延至 {local_text(result.data['due_after'], '—')}，"
+                f"{_told(result)}")
     return f"已不批准延期申请，{_told(result)}"
 
 
@@ -370,7 +317,7 @@ def task_action(task_id: int, action: str):
     args = _args()
     values = {k: request.form.get(k, "") for k in ("note", "deadline", "username", "decision", "days")}
     try:
-        message = _do_task_action(task_id, action, args, request.form)
+        message = _do_task_action(task_id, action, request.form)
     except (FormInvalid, NotFound, Conflict) as exc:
         return _refused(args, exc, "task", task_id, action, values)
     flash(f"{ACTION_TITLES[action]}成功：{message}", ACTION_FLASH)

@@ -84,6 +84,10 @@ def test_supervise_keeps_the_deadline_and_the_lists_show_it(work, api, db, peopl
     assert past.status_code == 422 and past.get_json()["error"]["fields"] == {"deadline": ["必须晚于当前时间"]}
     missing = api.post(url, user="sup_a", json={"note": "限期办结"})
     assert missing.status_code == 422 and "deadline" in missing.get_json()["error"]["fields"]
+    for extreme in ("9999-12-31T23:59-12:00", "0001-01-01T00:00+14:00"):   # past the calendar once in UTC
+        far = api.post(url, user="sup_a", json={"note": "限期办结", "deadline": extreme})
+        assert far.status_code == 422, far.get_json()
+        assert far.get_json()["error"]["fields"] == {"deadline": ["日期须在 2000 至 2100 年之间"]}
     resp = api.post(url, user="sup_a", json={"note": "限期办结", "deadline": "2025-03-25T17:00"})
     assert resp.status_code == 200, resp.get_json()
     [event] = _audit(db, "supervise")

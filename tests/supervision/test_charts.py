@@ -98,9 +98,9 @@ def test_a_bad_or_too_long_period_is_refused_at_its_field(history):
     assert "周" in long.value.fields["end"][0]
 
 
-def _heat(username, process="complaint", **filters):
+def _heat(username, process="complaint", with_diagram=False, **filters):
     from app.supervision.queries import Filters, step_heat
-    return step_heat(_user(username), process, Filters.from_mapping(filters), now=NOW)
+    return step_heat(_user(username), process, Filters.from_mapping(filters), now=NOW, with_diagram=with_diagram)
 
 
 def test_the_heat_map_counts_open_overdue_and_due_soon_tasks_per_step(history):
@@ -115,6 +115,12 @@ def test_the_heat_map_counts_open_overdue_and_due_soon_tasks_per_step(history):
     onething = _heat("sup_a", "one_thing_transport")
     assert onething["steps"] == [{"bpmn_id": "precheck", "name": "收件预审", "open": 1, "overdue": 0, "due_soon": 1}]
     assert _heat("boss", district="台山市")["totals"] == {"open": 2, "overdue": 2, "due_soon": 0}
+    assert "xml" not in boss
+    drawn = _heat("sup_a", with_diagram=True, step="reply", escalation="overdue")   # a list's step, rung: ignored
+    assert drawn["steps"] == _heat("sup_a")["steps"]
+    from app.processes.services import get_latest_definition
+    latest = get_latest_definition("complaint")
+    assert (drawn["xml"], drawn["version"]) == (latest.bpmn_xml, latest.version)
 
 
 def test_the_heat_map_needs_a_deployed_process(history):

@@ -3,7 +3,9 @@ counts, charts, heat map, export links: never another unit's rows), the action f
 success message, an audit event, a notification) and their errors (at the field, nothing typed lost)."""
 from __future__ import annotations
 
+import csv
 import html as htmllib
+import io
 import json
 import re
 from datetime import timedelta
@@ -66,6 +68,15 @@ def _data(page: str) -> dict:
 
 def _export_links(page: str) -> list[str]:
     return [htmllib.unescape(h) for h in re.findall(r'<a href="([^"]+)" data-export="[^"]+"', page)]
+
+
+def _export_table(resp) -> list[list[str]]:
+    """The cells of a CSV or XLSX export, as text (an XLSX is a zip: read it, do not search its bytes)."""
+    if resp.headers["Content-Type"].startswith("text/csv"):
+        return list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))))
+    from openpyxl import load_workbook
+    sheet = load_workbook(io.BytesIO(resp.data), read_only=True).active
+    return [["" if cell is None else str(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
 
 
 def _row(page: str, task_id: int) -> str:
@@ -133,10 +144,14 @@ def test_a_supervisor_never_sees_another_units_rows(board, make_browser):
     for link in links:
         resp = browser.get(link)
         assert resp.status_code == 200, link
-        body = resp.data.decode("utf-8-sig") if link.split("?")[0].endswith(".csv") else resp.data.decode("latin-1")
-        assert board["b_case"] not in body and "乙单位作业错误" not in body, link
-        if "overdue.csv" in link:
-            assert board["a_case"] in body and "甲办理" in body
+        table = _export_table(resp)
+        cells = [cell for line in table[1:] for cell in line]
+        assert board["b_case"] not in cells and "乙办理" not in cells, link
+        assert not any("乙单位作业错误" in cell for cell in cells), link
+        if "/overdue." in link:   # both formats: A's two overdue rows, by case and step
+            head = table[0]
+            rows = {(line[head.index("案件编号")], line[head.index("环节")]) for line in table[1:]}
+            assert rows == {(board["a_case"], "甲办理"), (board["a_case"], "甲答复")}, link
 
 
 def test_another_units_filter_is_refused_at_the_field(board, make_browser):
@@ -168,6 +183,9 @@ def test_filters_sorting_and_pages(board, make_browser, app):
     assert "乙办理" in _list(page) and "甲办理" not in _list(page) and _tab_count(page, "overdue") == 1
     page = _page(browser, "/supervision?step=reply")
     assert "甲答复" in _list(page) and "甲办理" not in _list(page)
+    page = _page(browser, "/supervision?district=江海区&step=reply&escalation=none&sort=-due_at")
+    clear = htmllib.unescape(re.search(r'<a href="([^"]+)">清除条件</a>', page).group(1))
+    assert clear == "/supervision?sort=-due_at"                 # every filter cleared, the sort kept
     latest = _list(_page(browser, "/supervision?sort=-due_at"))
     assert latest.index("甲办理") < latest.index("乙办理")
     earliest = _list(_page(browser, "/supervision"))
@@ -365,6 +383,31 @@ def test_other_bad_inputs_are_reported_at_their_fields(board, make_browser, db):
     resp = _post(browser, f"/supervision/tasks/{task}/extension", {"decision": "approve", "days": "99", "note": "久"})
     assert resp.status_code == 422 and "1 至 60 个工作日" in _row(browser.text(resp), task)
     assert not _events(db, "extend") and not _events(db, "reassign")
+
+
+def test_extreme_values_are_reported_at_their_fields_not_as_a_server_error(board, make_browser, db):
+    browser = _login(make_browser(), "sup_a")
+    for query in ("start=9999-12-01&end=9999-12-31", "start=0001-01-01&end=0001-01-31"):   # a short period
+        page = _page(browser, f"/supervision?{query}")
+        assert page.count("日期须在 2000 至 2100 年之间") == 2
+        assert 'aria-describedby="start-error"' in page and 'aria-describedby="end-error"' in page
+        assert 'name="start" value="2025-03-01"' in page and 'name="end" value="2025-03-31"' in page
+        assert "甲办理" in _list(page)                              # the month is shown instead
+        assert browser.get(f"/supervision/heatmap.json?heat=complaint&{query}").status_code == 200
+        refused = browser.get(f"/supervision/export/overdue.csv?{query}")
+        assert refused.status_code == 422 and "日期须在 2000 至 2100 年之间" in browser.text(refused)
+    assert "甲办理" in _list(_page(browser, "/supervision?page=²"))   # "²".isdigit(), but not a number
+    task = board["a_claimed"]
+    for days in ("²", "٣", "1" * 5000):                              # digits int() refuses or reads otherwise
+        resp = _post(browser, f"/supervision/tasks/{task}/extension", {"decision": "approve", "days": days,
+                                                                         "note": "需现场勘查"})
+        assert resp.status_code == 422
+        assert re.search(rf'id="extension-{task}-days-error">请填写 1 至 60 的整数', _row(browser.text(resp), task))
+    resp = _post(browser, f"/supervision/tasks/{task}/supervise", {"note": "限期", "deadline": "9999-12-31T23:59-12:00"})
+    assert resp.status_code == 422
+    assert re.search(rf'id="supervise-{task}-deadline-error">日期须在 2000 至 2100 年之间<',
+                     _row(browser.text(resp), task))
+    assert not _events(db, "extend") and not _events(db, "supervise")
 
 
 def test_another_units_task_and_a_missing_token_are_refused(board, make_browser, db):
