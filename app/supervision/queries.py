@@ -437,11 +437,24 @@ def week_starts(start: datetime, end: datetime) -> list[datetime]:
 
 
 def _week_bucket(column, bounds: list[datetime]):
-    """SQL: the index of the week a time falls in (the rows are already limited to the period).
-    Plain comparisons with the boundaries computed here, so it is the same SQL on SQLite and PostgreSQL."""
+    """SQL: the index of the week a time falls in (the rows are already limited to the period): whole
+    weeks since the first week's Monday 00:00 Beijing time, in integer seconds since the epoch, so
+    a row exactly at a Monday's midnight falls in the week it begins. One expression per row, where
+    a CASE over the week boundaries cost a comparison per week (a year: 53 per row, 1 s per 100,000)."""
     if len(bounds) == 1:
         return sa.literal(0)
-    return sa.case(*[(column < bound, index) for index, bound in enumerate(bounds[1:])], else_=len(bounds) - 1)
+    first = bounds[0].astimezone(SHANGHAI).date()
+    monday = datetime.combine(first - timedelta(days=first.weekday()), time(0), tzinfo=SHANGHAI)
+    origin = int(monday.timestamp())
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.cast(sa.func.floor((sa.func.extract("epoch", column) - origin) / WEEK_SECONDS), sa.Integer)
+    # SQLite keeps UTC as naive text, which strftime('%s') reads as UTC; integer division of a
+    # non-negative number is the floor (SQLite's floor() needs its optional math functions)
+    seconds = sa.cast(sa.func.strftime("%s", column), sa.Integer)
+    return sa.cast((seconds - origin) / WEEK_SECONDS, sa.Integer)
+
+
+WEEK_SECONDS = 7 * 86400
 
 
 def _case_scope(scope: Scope, filters: Filters, keys: list[str]) -> list:
