@@ -37,6 +37,11 @@ class DurationError(ValueError):
         self.text = text
         super().__init__(message)
 
+    @property
+    def chinese(self) -> str:
+        """The Chinese half of the message, for the Chinese pages (the CLI shows both)."""
+        return str(self).split(" / ", 1)[0]
+
 
 @dataclass(frozen=True)
 class Duration:

@@ -188,7 +188,16 @@ def _prepare(path: Path, forms_dir: str) -> _Prepared:
         prepared.problems.extend(form_problems)
         prepared.problems.extend(_duration_problems(process, path.name))
         prepared.processes.append((process, forms))
+    for problem in prepared.problems:   # the form and time-limit checks work on specs, not on the XML
+        if problem.line is None and problem.element_id:
+            problem.line = _line_of(content, problem.element_id)
     return prepared
+
+
+def _line_of(content: bytes, element_id: str) -> int | None:
+    """The line of the element with this id in the file (its first id="…" attribute), for the designer."""
+    at = content.find(f'id="{element_id}"'.encode())
+    return content[:at].count(b"\n") + 1 if at >= 0 else None
 
 
 def _duration_problems(process: engine.ParsedProcess, filename: str) -> list[engine.Problem]:
@@ -202,7 +211,7 @@ def _duration_problems(process: engine.ParsedProcess, filename: str) -> list[eng
             try:
                 parse_duration(value)
             except DurationError as exc:
-                problems.append(engine.Problem(f"属性 {prop}：{exc}", filename, None, task.bpmn_id))
+                problems.append(engine.Problem(f"属性 {prop}：{exc.chinese}", filename, None, task.bpmn_id))
     return problems
 
 

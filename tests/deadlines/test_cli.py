@@ -62,6 +62,9 @@ def test_a_bad_due_in_property_is_refused_at_deploy(app, tmp_path):
     (tmp_path / "bad_due.bpmn").write_text(text, encoding="utf-8")
     problems = deploy_file(tmp_path / "bad_due.bpmn", forms_dir=str(tmp_path))[0].problems
     assert [p.element_id for p in problems] == ["review"] and "dueIn" in problems[0].message
+    # for the designer's Chinese pages: the Chinese half of the message, and the task's line in the file
+    assert "无法识别的时限“15XD”" in problems[0].message and "unrecognised" not in problems[0].message
+    assert problems[0].line == text[:text.index('id="review"')].count("\n") + 1
 
 
 def test_scripts_can_compute_business_deadlines(app, tmp_path):
