@@ -291,7 +291,10 @@ def main() -> None:
     parser.add_argument("--quiet-plans", action="store_true", help="print only the plans' table scans")
     args = parser.parse_args()
 
+    from flask import g
     from flask_migrate import upgrade
+
+    from app.db import set_clock
 
     from app import create_app
     from app.config import TestConfig
@@ -351,9 +354,15 @@ def main() -> None:
         """GET /supervision as this user (its session set directly: the bench users have no password)."""
         with client.session_transaction() as session:
             session["_user_id"], session["_fresh"] = str(user.id), True
+        g.pop("_login_user", None)   # the requests share the bench's app context: forget the last user
         last = (datetime.fromisoformat(period[1]) - timedelta(days=1)).date().isoformat()   # the page's end is a day
-        response = client.get(f"/supervision?start={period[0]}&end={last}")
+        set_clock(lambda: NOW.astimezone(timezone.utc))   # the page's "now" is the data set's, as for the lists
+        try:
+            response = client.get(f"/supervision?start={period[0]}&end={last}")
+        finally:
+            set_clock(None)
         assert response.status_code == 200, response.status_code
+        assert (b"\xe7\x9d\xa3\xe5\x8a\x9e\xe5\x8d\x95\xe4\xbd\x8d" in response.data) == (user.username == "sup")
         return f"page {len(response.data) // 1024} KB"
     results = []
     with app.app_context():
