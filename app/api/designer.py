@@ -159,7 +159,9 @@ def _designer():
     return user
 
 
-def _load(schema: Schema, data) -> dict:
+def load_body(schema: Schema, data) -> dict:
+    """A request body (a dict) loaded by `schema`; the API and the designer pages' fetch() calls
+    share it. Raises FormInvalid (422) with the fields."""
     if not isinstance(data, dict):
         raise FormInvalid("请求体须为 JSON 对象")
     try:
@@ -169,7 +171,7 @@ def _load(schema: Schema, data) -> dict:
 
 
 def _json_body(schema: Schema) -> dict:
-    return _load(schema, request.get_json(silent=True))
+    return load_body(schema, request.get_json(silent=True))
 
 
 def _xml_body(schema: Schema) -> dict:
@@ -180,7 +182,7 @@ def _xml_body(schema: Schema) -> dict:
         xml = request.get_data(cache=True).decode("utf-8")
     except UnicodeDecodeError:
         raise FormInvalid("流程图不是 UTF-8 编码", fields={"xml": ["请以 UTF-8 发送"]}) from None
-    return _load(schema, {**request.args.to_dict(), "xml": xml})
+    return load_body(schema, {**request.args.to_dict(), "xml": xml})
 
 
 # --- validate and deploy ----------------------------------------------------------------------

@@ -132,7 +132,8 @@ def _flag(condition):
     return sa.case((condition, 1), else_=0)
 
 
-def _sum(condition):
+def count_if(condition):
+    """SQL: how many rows meet the condition (0 when none), for an aggregate column."""
     return sa.func.coalesce(sa.func.sum(_flag(condition)), 0)
 
 
@@ -144,7 +145,7 @@ def _step_timeliness(ctx: Ctx, process: str) -> dict[str, tuple[int, int]]:
     completed in the period with a due date: one statement for all of them."""
     def read(ctx):
         rows = db.session.execute(
-            sa.select(HumanTask.bpmn_id, _sum(HumanTask.completed_at <= HumanTask.due_at), sa.func.count(HumanTask.id))
+            sa.select(HumanTask.bpmn_id, count_if(HumanTask.completed_at <= HumanTask.due_at), sa.func.count(HumanTask.id))
             .where(HumanTask.process_key == process, _in_period(HumanTask.completed_at, ctx.period),
                    HumanTask.bpmn_id.in_(TIMED_STEPS[process]), HumanTask.status == TaskStatus.COMPLETED,
                    HumanTask.due_at.is_not(None), task_clause(ctx.scope))
@@ -165,9 +166,9 @@ def _complaint_answers(ctx: Ctx) -> dict:
         t = HumanTask
         is_sign_in, is_callback = t.bpmn_id == "sign_in", t.bpmn_id == "callback"
         row = db.session.execute(
-            sa.select(_sum(is_sign_in), _sum(sa.and_(is_sign_in, t.outcome == "return")),
-                      _sum(sa.and_(is_callback, t.outcome.is_not(None))),
-                      _sum(sa.and_(is_callback, t.outcome.in_(SATISFIED))))
+            sa.select(count_if(is_sign_in), count_if(sa.and_(is_sign_in, t.outcome == "return")),
+                      count_if(sa.and_(is_callback, t.outcome.is_not(None))),
+                      count_if(sa.and_(is_callback, t.outcome.in_(SATISFIED))))
             .where(t.process_key == COMPLAINT, t.bpmn_id.in_(["sign_in", "callback"]),
                    _in_period(t.completed_at, ctx.period), t.status == TaskStatus.COMPLETED,
                    task_clause(ctx.scope))).one()
@@ -203,7 +204,7 @@ def _complaint_facts(cases: list, calendar: BusinessCalendar) -> list[dict]:
     last, last_late, last_untimed = latest(sa.true()), latest(t.completed_at > t.due_at), latest(t.due_at.is_(None))
     # the final reply decides: none or without a due date → NULL (left out), late → 0, else 1
     final_on_time = sa.case((last.is_(None), None), (last_untimed == last, None), (last_late == last, 0), else_=1)
-    tasks = _grouped_by_case(t, ids, [_sum(sa.and_(t.bpmn_id == "handle", done)),
+    tasks = _grouped_by_case(t, ids, [count_if(sa.and_(t.bpmn_id == "handle", done)),
                                       sa.func.max(_flag(sa.and_(t.bpmn_id == "callback", done))), final_on_time],
                              [t.bpmn_id.in_(["handle", "reply", "callback"])])
     extended = _grouped_by_case(AuditEvent, ids, [sa.func.count(AuditEvent.id)],
@@ -315,15 +316,15 @@ def _fact_totals(ctx: Ctx, process: str) -> dict:
         f = CaseFact
         if process == COMPLAINT:
             columns = {"closed": sa.func.count(f.case_id), "timed": sa.func.count(f.reply_on_time),
-                       "on_time": _sum(f.reply_on_time.is_(True)), "redone": _sum(f.handles > 1),
-                       "called_back": _sum(f.called_back.is_(True)), "extended": _sum(f.asked_extension.is_(True)),
+                       "on_time": count_if(f.reply_on_time.is_(True)), "redone": count_if(f.handles > 1),
+                       "called_back": count_if(f.called_back.is_(True)), "extended": count_if(f.asked_extension.is_(True)),
                        "hours": sa.func.coalesce(sa.func.sum(f.working_hours), 0.0)}
         else:
             mediated = f.mediated.is_(True)
-            columns = {"mediated": _sum(mediated), "settled": _sum(sa.and_(mediated, f.settled.is_(True))),
-                       "settled_low": _sum(sa.and_(mediated, f.settled_low.is_(True))),
-                       "ladder": _sum(f.on_ladder.is_(True)),
-                       "escalated": _sum(sa.and_(f.on_ladder.is_(True), f.escalated.is_(True)))}
+            columns = {"mediated": count_if(mediated), "settled": count_if(sa.and_(mediated, f.settled.is_(True))),
+                       "settled_low": count_if(sa.and_(mediated, f.settled_low.is_(True))),
+                       "ladder": count_if(f.on_ladder.is_(True)),
+                       "escalated": count_if(sa.and_(f.on_ladder.is_(True), f.escalated.is_(True)))}
         stmt = sa.select(*columns.values()).where(f.process_key == process, _in_period(f.closed_at, ctx.period))
         if not ctx.scope.is_all:
             stmt = stmt.join(Case, Case.id == f.case_id).where(case_clause(ctx.scope))
@@ -402,7 +403,7 @@ def k_closed_on_time(ctx: Ctx) -> Value:
 def k_close_rate(ctx: Ctx) -> Value:
     """Of the cases received in the period, how many were closed by its end."""
     closed = sa.and_(Case.status == CaseStatus.CLOSED, Case.closed_at < ctx.period.end)
-    num, den = db.session.execute(sa.select(_sum(closed), sa.func.count(Case.id)).where(
+    num, den = db.session.execute(sa.select(count_if(closed), sa.func.count(Case.id)).where(
         Case.process_key == COMPLAINT, _in_period(Case.created_at, ctx.period), case_clause(ctx.scope))).one()
     return _rate(num, den)
 

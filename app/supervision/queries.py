@@ -29,8 +29,7 @@ from app.processes import services as processes
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.supervision.access import (Scope, case_clause, supervision_scope, task_clause, unit_case_clause,
                                     unit_task_clause)
-from app.supervision.kpis import _sum as _flag_sum
-from app.supervision.kpis import parse_period
+from app.supervision.kpis import count_if, parse_period
 from app.tasks.models import HumanTask, TaskStatus
 
 KINDS = ("overdue", "due_soon")
@@ -548,7 +547,7 @@ def step_heat(user: User, process: str | None, filters: Filters | None = None, *
     needs_case = _needs_case(filters)
     overdue, soon = _kind_clause("overdue", now, None), _kind_clause("due_soon", now, horizon)
     stmt = (sa.select(HumanTask.bpmn_id, sa.func.max(HumanTask.name), sa.func.count(HumanTask.id),
-                      _flag_sum(overdue), _flag_sum(soon)).select_from(HumanTask))
+                      count_if(overdue), count_if(soon)).select_from(HumanTask))
     if needs_case:
         stmt = stmt.join(Case, Case.id == HumanTask.case_id)
     rows = db.session.execute(

@@ -13,9 +13,9 @@ from pathlib import PurePath
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 
-from app.api.designer import DeploySchema, DraftInputSchema, XmlSchema
+from app.api.designer import DeploySchema, DraftInputSchema, XmlSchema, load_body
 from app.designer import migrate as migration
 from app.designer import services
 from app.errors import FormInvalid
@@ -33,13 +33,7 @@ def _designer():
 
 def _json(schema: Schema) -> dict:
     """The request's JSON body loaded by the API's schema. Raises FormInvalid (422)."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise FormInvalid("请求体须为 JSON 对象")
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise FormInvalid("请求参数有误", fields=exc.messages) from None
+    return load_body(schema, request.get_json(silent=True))
 
 
 MAX_INT = 2**31 - 1   # the largest version or id a column holds: a bigger number is a typing error

@@ -125,23 +125,6 @@
     canvas.viewbox({ x: (x0 + x1) / 2 - width / 2, y: (y0 + y1) / 2 - height / 2, width: width, height: height });
   }
 
-  function addControls(container, viewer, steps) {
-    var bar = document.createElement("div");
-    bar.className = "diagram-controls";
-    [["显示全图", function () { viewer.get("canvas").zoom("fit-viewport", "auto"); }],
-     ["定位积压环节", function () { focus(viewer, steps); }],
-     ["放大", function () { viewer.get("zoomScroll").stepZoom(1); }],
-     ["缩小", function () { viewer.get("zoomScroll").stepZoom(-1); }]].forEach(function (item) {
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "secondary small";
-      button.textContent = item[0];
-      button.addEventListener("click", item[1]);
-      bar.appendChild(button);
-    });
-    container.parentNode.insertBefore(bar, container);
-  }
-
   function heatFail(container, message) {
     container.innerHTML = "";
     var p = document.createElement("p");
@@ -167,7 +150,7 @@
           var steps = heat.steps || [];
           var missing = drawHeat(viewer, steps);
           focus(viewer, steps);
-          addControls(container, viewer, steps);
+          window.wuyiDiagramControls(container, viewer, "定位积压环节", function () { focus(viewer, steps); });
           if (missing.length) {
             var note = document.createElement("p");
             note.className = "muted small";

@@ -51,23 +51,6 @@
                      width: width, height: height });
   }
 
-  function addControls(viewer, data) {
-    var bar = document.createElement("div");
-    bar.className = "diagram-controls";
-    [["显示全图", function () { viewer.get("canvas").zoom("fit-viewport", "auto"); }],
-     ["定位当前环节", function () { focus(viewer, data); }],
-     ["放大", function () { viewer.get("zoomScroll").stepZoom(1); }],
-     ["缩小", function () { viewer.get("zoomScroll").stepZoom(-1); }]].forEach(function (item) {
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "secondary small";
-      button.textContent = item[0];
-      button.addEventListener("click", item[1]);
-      bar.appendChild(button);
-    });
-    container.parentNode.insertBefore(bar, container);
-  }
-
   fetch(container.getAttribute("data-src"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
     .then(function (response) {
       if (!response.ok) throw new Error("HTTP " + response.status);
@@ -78,7 +61,7 @@
       return viewer.importXML(data.xml).then(function () {
         mark(viewer, data);
         focus(viewer, data);
-        addControls(viewer, data);
+        window.wuyiDiagramControls(container, viewer, "定位当前环节", function () { focus(viewer, data); });
         container.setAttribute("data-state", "ready");
       });
     })
