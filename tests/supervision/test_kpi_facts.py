@@ -107,3 +107,39 @@ def test_loading_a_years_calendar_refreshes_the_working_hours_of_that_years_case
     after = _kpis("boss", "complaint")["average_duration"]
     assert after["numerator"] == 168.5 - 14 and after["denominator"] == before["denominator"]
 
+
+
+def test_the_migration_fills_in_the_outcome_of_steps_completed_before_it(app, db):
+    """Revision 8e0c0e1d0005 on a database with history: each completed step's outcome comes from its
+    audit "complete" event (JSON on SQLite, JSONB on PostgreSQL); other steps keep none."""
+    from datetime import datetime, timezone
+
+    from flask_migrate import downgrade, upgrade
+
+    from app.tasks.models import HumanTask
+    when = datetime(2025, 3, 3, 2, 0, tzinfo=timezone.utc)
+    downgrade(revision="7d0c0e1d0004")
+    try:
+        meta = sa.MetaData()
+        meta.reflect(db.engine, only=["process_definition", "process_instance", "human_task", "audit_event"])
+        t = meta.tables
+        with db.engine.begin() as conn:
+            conn.execute(t["process_definition"].insert().values(
+                id=1, key="complaint", version=1, name="c", content_hash="0" * 64, source_file="c.bpmn",
+                bpmn_xml="<x/>", dmn_xml={}, forms={}, meta={}, deployed_at=when))
+            conn.execute(t["process_instance"].insert().values(
+                id=1, definition_id=1, status="running", state=b"", serializer_version="1", rev=1, started_at=when))
+            for task_id, bpmn_id, data in [(1, "sign_in", {"sign_action": "return", "return_reason": "职能不符"}),
+                                           (2, "callback", {"satisfaction": "satisfied"}),
+                                           (3, "first_contact", {"contact_note": "已联系"})]:
+                conn.execute(t["human_task"].insert().values(
+                    id=task_id, instance_id=1, process_key="complaint", spiff_task_id=f"task-{task_id}",
+                    bpmn_id=bpmn_id, name=bpmn_id, candidate_groups=[], priority=50, status="completed",
+                    created_at=when, completed_at=when, due_provisional=False))
+                conn.execute(t["audit_event"].insert().values(
+                    id=task_id, at=when, action="complete", instance_id=1, human_task_id=task_id, bpmn_id=bpmn_id,
+                    data=data))
+    finally:
+        upgrade()
+    outcomes = dict(db.session.execute(sa.select(HumanTask.bpmn_id, HumanTask.outcome)).all())
+    assert outcomes == {"sign_in": "return", "callback": "satisfied", "first_contact": None}
