@@ -277,8 +277,7 @@ def supervision_refresh_facts(since):
         period = kpis.parse_period(since or "2000-01-01", now + timedelta(days=1), now)
     except FormInvalid as exc:
         raise click.ClickException(f"{exc.message}: {exc.fields}") from None
-    for process in kpis.FACT_BUILDERS:
-        written = kpis.ensure_case_facts(process, period)
+    for process, written in kpis.ensure_case_facts(period).items():
         click.echo(f"{process}: {written} case(s) computed")
 
 

@@ -279,35 +279,42 @@ def fresh_calendar() -> BusinessCalendar:
     return BusinessCalendar(load_overrides(db.session), office_hours=current_app.config["CALENDAR_OFFICE_HOURS"])
 
 
-def ensure_case_facts(process: str, period: Period) -> int:
-    """Store the facts of the process's cases closed in the period that have none, or whose working
-    hours were computed with another calendar (calendar_stamp); returns how many were written.
-    Three small queries when nothing is missing. Commits after each batch of FACT_BATCH cases, in
-    case-id order (so two workers filling the same cases take their row locks in the same order).
+def ensure_case_facts(period: Period, processes=tuple(FACT_BUILDERS)) -> dict[str, int]:
+    """Store the facts of the processes' cases closed in the period that have none, or whose
+    working hours were computed with another calendar (calendar_stamp); returns how many were
+    written per process. Three small queries when nothing is missing. Commits after each batch of
+    FACT_BATCH cases, in case-id order (so two workers filling the same cases take their row locks
+    in the same order).
 
     The stamp is read before the calendar: if a calendar load commits in between, the facts carry
     the older stamp with the newer calendar and are simply recomputed once more, never the reverse.
     """
     stamp = calendar_stamp()
     in_period = _in_period(Case.closed_at, period)
-    closed = db.session.execute(sa.select(sa.func.count(Case.id)).where(
-        Case.process_key == process, in_period)).scalar_one()
-    known = db.session.execute(sa.select(sa.func.count(CaseFact.case_id)).where(
-        CaseFact.process_key == process, _in_period(CaseFact.closed_at, period),
-        CaseFact.calendar_stamp == stamp)).scalar_one()
-    if closed == known:
-        return 0
-    missing = db.session.execute(
-        sa.select(Case.id, Case.created_at, Case.closed_at)
-        .where(Case.process_key == process, in_period,
-               ~sa.exists().where(CaseFact.case_id == Case.id, CaseFact.calendar_stamp == stamp))
-        .order_by(Case.id)).all()
-    calendar = fresh_calendar()
-    for start in range(0, len(missing), FACT_BATCH):
-        rows = FACT_BUILDERS[process](missing[start:start + FACT_BATCH], calendar)
-        _upsert_facts([{**row, "calendar_stamp": stamp} for row in rows])
-        db.session.commit()
-    return len(missing)
+    closed = dict(db.session.execute(
+        sa.select(Case.process_key, sa.func.count(Case.id))
+        .where(Case.process_key.in_(processes), in_period).group_by(Case.process_key)).all())
+    known = dict(db.session.execute(
+        sa.select(CaseFact.process_key, sa.func.count(CaseFact.case_id))
+        .where(CaseFact.process_key.in_(processes), _in_period(CaseFact.closed_at, period),
+               CaseFact.calendar_stamp == stamp).group_by(CaseFact.process_key)).all())
+    written, calendar = {}, None
+    for process in processes:
+        written[process] = 0
+        if closed.get(process, 0) == known.get(process, 0):
+            continue
+        missing = db.session.execute(
+            sa.select(Case.id, Case.created_at, Case.closed_at)
+            .where(Case.process_key == process, in_period,
+                   ~sa.exists().where(CaseFact.case_id == Case.id, CaseFact.calendar_stamp == stamp))
+            .order_by(Case.id)).all()
+        calendar = calendar or fresh_calendar()
+        for start in range(0, len(missing), FACT_BATCH):
+            rows = FACT_BUILDERS[process](missing[start:start + FACT_BATCH], calendar)
+            _upsert_facts([{**row, "calendar_stamp": stamp} for row in rows])
+            db.session.commit()
+        written[process] = len(missing)
+    return written
 
 
 def _fact_totals(ctx: Ctx, process: str) -> dict:
@@ -652,9 +659,9 @@ def compute_kpis(user: User, start, end, process: str | None = None, *, now: dat
         raise FormInvalid("流程无效", fields={"process": ["可选：" + "、".join(PROCESSES)]})
     ctx = Ctx(scope, period, get_calendar())
     wanted = [k for k in KPIS if not (process and k.process != process) and not (ids and k.id not in ids)]
-    for key in FACT_BUILDERS:
-        if any(k.process == key for k in wanted):
-            ensure_case_facts(key, period)
+    needed = tuple(key for key in FACT_BUILDERS if any(k.process == key for k in wanted))
+    if needed:
+        ensure_case_facts(period, needed)
     if db.session.get_bind().dialect.name == "postgresql":
         # these are short aggregates over indexed ranges; PostgreSQL's JIT compiles for longer than
         # they run (measured: +40 ms per statement). Only for this transaction.

@@ -27,7 +27,7 @@ def test_closed_case_facts_are_computed_once_and_then_read(complaint_cases, disp
 
     # nothing is missing any more: no new rows, and the numbers are the same when read from the facts
     period = kpis.parse_period(START, END, NOW)
-    assert kpis.ensure_case_facts("complaint", period) == 0
+    assert kpis.ensure_case_facts(period) == {"complaint": 0, "dispute_escalation": 0}
     assert _kpis("boss", None) == first
 
 
