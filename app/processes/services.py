@@ -391,10 +391,11 @@ _INSERT_AUDIT = sa.insert(_audit)
 _SET_CASE_UNIT = sa.update(_case).where(_case.c.id == sa.bindparam("b_id"),
                                         sa.or_(_case.c.unit.is_(None), _case.c.unit != sa.bindparam("b_unit")))
 _INSERT_JOBS = sa.insert(TimerJob.__table__)
+_MARK_CONFIDENTIAL = sa.update(_case).where(_case.c.id == sa.bindparam("b_id"), _case.c.is_confidential.is_(False))
 
 
 def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: HumanTask | None = None,
-                 audit: list[AuditEvent] | None = None) -> None:
+                 submitted: dict | None = None, audit: list[AuditEvent] | None = None) -> None:
     """Write the new state first (the rev check), then sync tasks, timers, case and audit.
 
     Prebuilt Core statements, not the ORM unit of work: this is the hot path of every action.
@@ -420,8 +421,6 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
     gone = result.ready_before - {r.spiff_task_id for r in result.ready}
     if completed is not None:
         gone.discard(completed.spiff_task_id)
-        submitted = next((ev.data for ev in audit or () if ev.action == AuditAction.COMPLETE
-                          and ev.human_task_id == completed.id), None)
         done = {"status": TaskStatus.COMPLETED, "completed_at": now, "completed_by_id": ctx.actor_id,
                 "draft": None, "assignee_id": ctx.actor_id, "outcome": outcome_of(submitted)}
         # only if still READY and not claimed by someone else meanwhile (claims do not lock the instance)
@@ -430,14 +429,13 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
             db.session.rollback()
             raise Conflict("任务刚被他人认领或已办理，请刷新后重试", code="claimed_by_other")
         set_committed(completed, **done)
+    ended = [completed.id] if completed is not None and completed.due_at is not None else []
     if gone:
-        gone_ids = conn.execute(
+        ended += conn.execute(
             sa.update(_ht).where(_ht.c.instance_id == instance.id, _ht.c.spiff_task_id.in_(gone),
                                  _ht.c.status == TaskStatus.READY)
             .values(status=TaskStatus.CANCELLED, completed_at=now).returning(_ht.c.id)).scalars().all()
-        cancel_task_jobs(gone_ids)
-    if completed is not None and completed.due_at is not None:
-        cancel_task_jobs([completed.id])
+    cancel_task_jobs(ended)   # one UPDATE of timer_job for the completed and the cancelled tasks
     new_tasks = [r for r in result.ready if r.spiff_task_id not in result.ready_before]
     if new_tasks:
         _insert_tasks(conn, instance, bundle, new_tasks, now)
@@ -449,6 +447,10 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
     if isinstance(unit, str) and unit and instance.case_id is not None and \
             any(t.groups is not None for t in new_tasks):
         conn.execute(_SET_CASE_UNIT, {"b_id": instance.case_id, "b_unit": unit, "unit": unit})
+    # a step that makes the case confidential (a report, a misconduct clue): the lists and exports
+    # read the column, so it follows the data at once; one UPDATE only on such a step
+    if submitted and instance.case_id is not None and privacy.is_confidential(submitted):
+        conn.execute(_MARK_CONFIDENTIAL, {"b_id": instance.case_id, "is_confidential": True})
     if result.status != "running" and instance.case_id is not None:
         conn.execute(_CLOSE_CASE, {"b_id": instance.case_id, "status": CaseStatus.CLOSED, "closed_at": now})
     events = list(audit or [])   # the end itself is instance.ended_at/status: not stored twice
@@ -593,7 +595,7 @@ def start_process(key: str, data: dict, actor: User | None, message: str | None 
     case = Case(process_key=key, title=_text(data.get("title"), 200), channel=_text(data.get("channel"), 40),
                 district=_text(data.get("district"), 40), company_name=_text(data.get("company_name"), 200),
                 uscc=_text(data.get("uscc"), 18),
-                is_confidential=bool(data.get("hide_identity") or data.get("anonymous")),
+                is_confidential=privacy.is_confidential(data),
                 created_at=now, created_by_id=actor.id if actor else None)
     db.session.add(case)
     db.session.flush()

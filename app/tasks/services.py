@@ -232,7 +232,7 @@ def complete_task(task_id: int, data: dict, user: User) -> HumanTask:
         raise processes.script_error_response(exc) from None
     now = utcnow()
     ctx = processes.ActionContext(instance, bundle, user.id, now)
-    processes.apply_result(ctx, result, completed=task,
+    processes.apply_result(ctx, result, completed=task, submitted=data,
                            audit=[_audit(task, AuditAction.COMPLETE, user.id, now, data=data)])
     new_rev = instance.rev
     db.session.commit()
