@@ -435,3 +435,21 @@ def test_a_verified_report_is_closed_with_the_fault_distinction(seeded, api, app
     body = instance(api, iid)
     assert body["status"] == "completed" and body["data"]["fault_distinction"] == "unintentional_fault"
     assert body["data"]["verification_result"] == "partly_true"
+
+
+def test_a_case_made_a_report_at_assessment_is_confidential_in_the_supervision_lists(seeded, api, app, clock):
+    """case.is_confidential follows the data: the assessment turns a consult into a report, and the
+    supervision lists (which read the column) mask the company from then on."""
+    from app.cases.models import Case
+    from app.extensions import db
+    from app.processes.models import ProcessInstance
+    iid = start(api, CONSULT)
+
+    def confidential():
+        with app.app_context():
+            return db.session.execute(sa.select(Case.is_confidential).join(
+                ProcessInstance, ProcessInstance.case_id == Case.id).where(ProcessInstance.id == iid)).scalar_one()
+    assert confidential() is False
+    do(api, app, iid, "register", "intake1", {**CONSULT, **REGISTER}, ["intake"])
+    do(api, app, iid, "assess", "dispatch1", {**ASSESS, "appeal_type": "report"}, ["dispatch"])
+    assert confidential() is True
