@@ -26,10 +26,11 @@ from app.errors import Conflict, Forbidden, FormInvalid, NotFound, ProcessDefini
 from app.extensions import db
 from app.notifications.models import NotificationKind
 from app.notifications.services import notify, users_in_groups
+from app.numbers import whole_number
 from app.processes import services as processes
 from app.processes.models import InstanceStatus, ProcessInstance
 from app.supervision.access import Scope, can_supervise_case, can_supervise_task, supervision_scope
-from app.supervision.queries import YEAR_RANGE_MESSAGE, in_year_range, local_text, parse_whole_number
+from app.supervision.queries import YEAR_RANGE_MESSAGE, in_year_range, local_text
 from app.tasks import services as tasks
 from app.tasks.models import HumanTask, TaskStatus
 
@@ -282,7 +283,7 @@ def decide_extension_form(task_id: int, user: User, decision: str | None, note: 
     reported at once). The days approved are in the result's data. Raises as decide_extension."""
     days = None
     if decision == "approve":
-        days = parse_whole_number(days_text)
+        days = whole_number(days_text)
         if days is None:
             fields = {"days": [f"请填写 1 至 {MAX_EXTENSION_DAYS} 的整数（工作日）"]}
             if not (note or "").strip():

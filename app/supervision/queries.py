@@ -101,18 +101,6 @@ def in_year_range(value: date | datetime) -> bool:
     return MIN_YEAR <= value.year <= MAX_YEAR
 
 
-def parse_whole_number(text: str | None) -> int | None:
-    """A whole number typed in a form (ASCII digits only), else None. str.isdigit() alone lets
-    through "²" and other digits int() refuses."""
-    text = (text or "").strip()
-    if not (text.isascii() and text.isdigit()):
-        return None
-    try:
-        return int(text)
-    except ValueError:   # more digits than int() converts
-        return None
-
-
 def local_text(value: datetime | None, empty: str = "") -> str:
     """A UTC instant as Asia/Shanghai text for people (exports, messages, notifications); `empty` for None."""
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value is not None else empty

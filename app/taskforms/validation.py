@@ -8,6 +8,8 @@ from typing import Any, Iterable, Iterator
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from app.numbers import whole_number
+
 from .formats import FORMAT_CHECKER, FORMAT_PROBLEMS
 
 __all__ = ["FormValidator", "check_schema", "format_path"]
@@ -84,10 +86,11 @@ def _resolve_local(root: Any, ref: str) -> Any:
     node = root
     for raw in ref[2:].split("/"):
         token = raw.replace("~1", "/").replace("~0", "~")
+        index = whole_number(token) if isinstance(node, list) else None
         if isinstance(node, dict) and token in node:
             node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
+        elif index is not None and index < len(node):
+            node = node[index]
         else:
             raise LookupError(ref)
     return node

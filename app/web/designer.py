@@ -19,6 +19,7 @@ from app.api.designer import DeploySchema, DraftInputSchema, XmlSchema, load_bod
 from app.designer import migrate as migration
 from app.designer import services
 from app.errors import FormInvalid
+from app.numbers import whole_number
 from app.processes import services as processes
 from app.web.formschema import FormView
 
@@ -45,9 +46,10 @@ def _int_arg(name: str) -> int | None:
     value = request.values.get(name, "").strip()
     if not value:
         return None
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_INT:
+    number = whole_number(value)
+    if number is None or not 1 <= number <= MAX_INT:
         raise FormInvalid(f"参数 {name} 应为正整数：{value[:20]}", fields={name: ["应为正整数"]})
-    return int(value)
+    return number
 
 
 def _attachment(text: str, filename: str, mimetype: str) -> Response:

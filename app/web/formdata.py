@@ -18,6 +18,7 @@ from typing import Any, Callable
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from app.calendar import SHANGHAI
+from app.numbers import whole_number
 from app.web.formschema import MAX_ROWS, join_path, kind_of, options_of, ordered_properties, resolve, ui_of
 
 ROWS_PREFIX = "__rows__:"     # hidden input: how many rows an array has on the page
@@ -253,8 +254,9 @@ def apply_row_action(data: dict, action: str) -> str | None:
     if verb == "remove" and ":" in rest:
         path, _, index = rest.rpartition(":")
         rows = get_path(data, path)
-        if isinstance(rows, list) and index.isdigit() and int(index) < len(rows):
-            del rows[int(index)]
+        position = whole_number(index)
+        if isinstance(rows, list) and position is not None and position < len(rows):
+            del rows[position]
             return path
     return None
 

@@ -5,22 +5,16 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.notifications import services as notifications
+from app.numbers import page_number, whole_number
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
-
-
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 100000))
-    except ValueError:
-        return 1
 
 
 @bp.get("")
 @login_required
 def index():
     unread_only = request.args.get("unread") == "1"
-    page = notifications.list_notifications(current_user.id, unread_only=unread_only, page=_page_number())
+    page = notifications.list_notifications(current_user.id, unread_only=unread_only, page=page_number(request.args.get("page")))
     pages = (page.total + page.per_page - 1) // page.per_page if page.total else 1
 
     def page_url(number):
@@ -33,7 +27,7 @@ def index():
 @login_required
 def mark_read():
     """Mark one notification (id=…) or all of them read."""
-    ids = [int(v) for v in request.form.getlist("id") if v.isdigit()]
+    ids = [n for n in map(whole_number, request.form.getlist("id")) if n is not None]
     changed = notifications.mark_read(current_user.id, ids or None)
     if not ids:
         flash(f"已将 {changed} 条通知标为已读", "success")

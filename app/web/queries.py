@@ -17,6 +17,7 @@ from app.cases.models import Case
 from app.db import utcnow
 from app.deadlines.sla import current_sla_state
 from app.extensions import db
+from app.numbers import page_number
 from app.processes.models import ProcessDefinition
 from app.tasks import services as task_services
 from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
@@ -42,10 +43,7 @@ class InboxFilters:
         """Query parameters, with anything invalid replaced by its default (a page never fails on them)."""
         scope = args.get("scope", "all")
         sla = args.get("sla", "")
-        try:
-            page = max(1, min(int(args.get("page", 1)), 100000))
-        except ValueError:
-            page = 1
+        page = page_number(args.get("page"))
         return cls(scope=scope if scope in task_services.SCOPES else "all",
                    process=args.get("process", "").strip()[:100], district=args.get("district", "").strip()[:40],
                    channel=args.get("channel", "").strip()[:40], sla=sla if sla in SLA_FILTERS else "",

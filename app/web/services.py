@@ -21,6 +21,7 @@ from app.cases.records import Attachment, Comment
 from app.db import utcnow
 from app.errors import AppError, Conflict, Forbidden, NotFound
 from app.extensions import db
+from app.numbers import whole_number
 from app.processes import services as processes
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.tasks import services as task_services
@@ -364,7 +365,7 @@ def get_attachment_for(user: User, attachment_id: int) -> Attachment:
 def attachment_refs(user: User, ids: set[str], case_id: int | None) -> dict[str, dict]:
     """id (as a form keeps it) -> {"id", "filename"} for the attachments a form refers to that belong to
     its case (or are the user's own pending uploads, on a start form); any other number stays a number."""
-    numbers = [int(i) for i in ids if isinstance(i, str) and i.isdigit() and len(i) < 12]
+    numbers = [n for n in map(whole_number, ids) if n is not None]
     if not numbers:
         return {}
     rows = db.session.execute(sa.select(Attachment.id, Attachment.filename, Attachment.case_id,

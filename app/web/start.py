@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.errors import Forbidden, FormInvalid, ProcessDefinitionError
+from app.numbers import whole_number
 from app.processes import services as processes
 from app.web import forms, services
 from app.web.formschema import FormView
@@ -65,7 +66,7 @@ def submit(key: str):
     except ProcessDefinitionError as exc:   # a designer's script failed: nothing was started
         return _render(bundle, schema, ui, sub.data, raw=sub.raw, message=exc.message, status=exc.status)
     uploaded = FormView(schema or {}, ui, sub.data).file_values()
-    services.link_pending_attachments(user, [int(v) for v in uploaded if v.isdigit()], case.id)
+    services.link_pending_attachments(user, [n for n in map(whole_number, uploaded) if n is not None], case.id)
     flash(f"已发起“{bundle.name}”，案件编号 {case.number}", "success")
     return redirect(url_for("cases.show", case_id=case.id), code=303)
 

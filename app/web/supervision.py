@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 from app.calendar import SHANGHAI
 from app.db import utcnow
 from app.errors import Conflict, FormInvalid, NotFound, ProcessDefinitionError
+from app.numbers import page_number
 from app.supervision import actions, export, kpis, queries
 from app.supervision.access import Scope, supervision_scope
 from app.supervision.dashboard import Overview, overview
@@ -114,7 +115,7 @@ class DashboardArgs:
             escalation = ""
         tab = text("tab") if text("tab") in TABS else "overdue"
         sort = text("sort") if text("sort") in SORT_LABELS else "due_at"
-        page = max(1, min(queries.parse_whole_number(args.get("page")) or 1, 100000))
+        page = page_number(args.get("page"))
         return cls(start=start, end=end, unit=unit, district=text("district", 40), process=text("process"),
                    channel=text("channel", 40), step=text("step"), escalation=escalation, tab=tab, sort=sort,
                    page=page, heat=text("heat"), errors=errors, default_period=(default_start, default_end))

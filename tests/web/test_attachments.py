@@ -123,3 +123,17 @@ def test_a_file_field_uploads_into_the_case_attachments(case_page, browser, db):
     block = browser.text(bad).split('id="f_evidence_file-wrap"', 1)[1].split('id="f_note-wrap"', 1)[0]
     assert "不支持的文件类型" in block
     assert _count(db) == 1
+
+
+def test_a_crafted_file_id_or_row_index_is_ignored_not_a_server_error(case_page, browser):
+    """"²".isdigit() is True but int("²") fails: a file field edited to it was saved in the draft and
+    then broke the task page on every visit; a row index the same way broke the submit."""
+    instance, _ = case_page
+    task = open_task(instance.id, "register")
+    for value in ("²", "٣", "9" * 40):
+        saved = browser.post(f"/tasks/{task.id}", {**REGISTER_FORM, "evidence_file": value, "action": "save"})
+        assert saved.status_code == 303, value
+        assert browser.get(f"/tasks/{task.id}").status_code == 200, value
+        removed = browser.post(f"/tasks/{task.id}", {**REGISTER_FORM, "action": f"remove:items:{value}"})
+        assert removed.status_code == 200 and 'value="工程款"' in browser.text(removed), value
+    assert browser.post("/notifications/read", {"id": "²"}).status_code == 303
