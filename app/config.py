@@ -51,6 +51,9 @@ class Config:
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
     WTF_CSRF_ENABLED = True
+    # the token lives as long as the login session: a caseworker who spends more than an hour on a
+    # long form must not lose it to an expired token (Flask-WTF's default is 3600 s)
+    WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 

@@ -53,3 +53,14 @@ def test_login_never_redirects_off_site(units, browser):
     browser.get("/login")
     resp = browser.post("/login?next=/notifications", {"username": "intake1", "password": PASSWORD})
     assert resp.headers["Location"] == "/notifications"
+
+
+def test_a_form_left_open_for_two_hours_still_submits(units, browser, monkeypatch):
+    """The CSRF token lives as long as the session: a long form filled slowly is not lost."""
+    import time as clock
+    browser.login("intake1")
+    token = browser.csrf()
+    later = clock.time() + 2 * 3600
+    monkeypatch.setattr(clock, "time", lambda: later)
+    resp = browser.post("/notifications/read", {"csrf_token": token})
+    assert resp.status_code == 303
