@@ -85,8 +85,8 @@ def masked(value):
 
 def guard(data: dict | None, viewer, case=None, instance_id: int | None = None) -> dict:
     """`mask_data` for a page or payload, auditing the view when `viewer` sees a confidential
-    identity (信访工作条例 §30: every access to a reporter's identity leaves a trace). The audit
-    row is added to the session; the caller's commit (or the request teardown) decides."""
+    identity (信访工作条例 §30: every access to a reporter's identity leaves a trace): see
+    record_identity_view for when the row is committed."""
     data = data or {}
     if not is_confidential(data, case):
         return data
@@ -98,10 +98,23 @@ def guard(data: dict | None, viewer, case=None, instance_id: int | None = None) 
 
 
 def record_identity_view(viewer, case=None, instance_id: int | None = None) -> None:
+    """Add the view's audit row. A read-only request never commits, so in a request the row is
+    committed once the response is ready (committing here would expire every row the page has
+    still to read, and cost a SELECT each); outside a request, at once."""
+    from flask import after_this_request, has_request_context
+
     from app.audit.models import AuditAction, AuditEvent
     from app.db import utcnow
     from app.extensions import db
     db.session.add(AuditEvent(at=utcnow(), actor_id=viewer.id, action=AuditAction.VIEW_IDENTITY,
                               case_id=getattr(case, "id", None), instance_id=instance_id,
                               label="查看举报人身份信息"))
-    db.session.commit()
+    if not has_request_context():
+        db.session.commit()
+        return
+
+    @after_this_request
+    def _commit(response):
+        if response.status_code < 500:   # a page re-shown with its errors (422) showed the identity too
+            db.session.commit()
+        return response

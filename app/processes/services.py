@@ -705,16 +705,21 @@ def can_view_instance(user: User, instance: ProcessInstance) -> bool:
     return db.session.execute(stmt).first() is not None
 
 
-def can_read_instance(user: User, instance: ProcessInstance) -> bool:
-    """Who may open an instance (its case page, GET /instances/<id>): those of can_view_instance,
-    and a supervisor of the units the case or one of its tasks belongs to (the dashboard links to
-    it). Reading only: comments and attachments still need can_view_instance."""
+def instance_access(user: User, instance: ProcessInstance) -> str | None:
+    """"write" for those of can_view_instance (they may also add comments and files), "read" for a
+    supervisor of the units the case or one of its tasks belongs to (the dashboard links to it),
+    else None."""
     if can_view_instance(user, instance):
-        return True
+        return "write"
     if not user.has_role(ROLE_SUPERVISOR):
-        return False
+        return None
     from app.supervision.access import can_supervise_instance, supervision_scope
-    return can_supervise_instance(supervision_scope(user), instance.id, instance.case_id)
+    return "read" if can_supervise_instance(supervision_scope(user), instance.id, instance.case_id) else None
+
+
+def can_read_instance(user: User, instance: ProcessInstance) -> bool:
+    """Who may open an instance (its case page, GET /instances/<id>): see instance_access."""
+    return instance_access(user, instance) is not None
 
 
 def instance_details(instance: ProcessInstance, viewer: User | None = None) -> dict:
@@ -728,7 +733,9 @@ def instance_details(instance: ProcessInstance, viewer: User | None = None) -> d
         sa.select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)
         .order_by(HumanTask.id)).scalars())
     history = list(db.session.execute(
-        sa.select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)).scalars())
+        sa.select(AuditEvent).where(AuditEvent.instance_id == instance.id,
+                                    AuditEvent.action != AuditAction.VIEW_IDENTITY)   # the trail of who looked
+        .order_by(AuditEvent.id)).scalars())
     actor_ids = {e.actor_id for e in history if e.actor_id is not None}
     actors = dict(db.session.execute(sa.select(User.id, User.username).where(User.id.in_(actor_ids))).all()) \
         if actor_ids else {}

@@ -13,7 +13,6 @@ from flask import current_app
 from werkzeug.datastructures import FileStorage
 
 from app import engine
-from app.audit.models import AuditAction
 from app.auth.models import User
 from app.cases import privacy
 from app.cases.models import Case
@@ -125,13 +124,20 @@ def case_instance(case_id: int) -> ProcessInstance:
 def get_visible_case(case_id: int, user: User, *, writing: bool = False) -> tuple[Case, ProcessInstance]:
     """The case and its instance if the user may see them (`writing`: add comments or files to it,
     which a supervisor who only watches the case may not). Raises NotFound, Forbidden."""
+    case, instance, access = _case_access(case_id, user)
+    if writing and access != "write":
+        raise Forbidden("督办查看的案件为只读，意见和附件由办理人员添加")
+    return case, instance
+
+
+def _case_access(case_id: int, user: User) -> tuple[Case, ProcessInstance, str]:
+    """The case, its instance and the user's access ("write" or "read"). Raises NotFound, Forbidden."""
     case = get_case(case_id)
     instance = case_instance(case_id)
-    if writing and not processes.can_view_instance(user, instance):
-        raise Forbidden("督办查看的案件为只读，意见和附件由办理人员添加")
-    if not processes.can_read_instance(user, instance):
+    access = processes.instance_access(user, instance)
+    if access is None:
         raise Forbidden("您无权查看此案件")
-    return case, instance
+    return case, instance, access
 
 
 @dataclass
@@ -172,18 +178,18 @@ def case_page(case_id: int, user: User) -> CasePage:
     """Everything the case page shows, as this user may see it: processes.instance_details masks a
     reporter's identity (data and history) for those without the right and audits a view of it by
     those with it. Raises NotFound, Forbidden."""
-    case, instance = get_visible_case(case_id, user)
+    case, instance, access = _case_access(case_id, user)
     details = processes.instance_details(instance, user)
     data = details["data"] or {}
     fields = form_fields(details["definition"])
-    history = [e for e in details["history"] if e.action != AuditAction.VIEW_IDENTITY]
+    history = details["history"]
     page = CasePage(case=case, instance=instance, definition=details["definition"], data=data,
                     confidential=privacy.is_confidential(data, case),
                     identity_visible=privacy.can_see_identity(user, case, data),
                     open_tasks=_open_tasks(details["open_tasks"], user),
                     timeline=_timeline(history, instance, fields),
                     comments=list_comments(case.id), attachments=list_attachments(case.id), fields=fields,
-                    can_write=processes.can_view_instance(user, instance))
+                    can_write=access == "write")
     page.summary = _summary(page)
     return page
 
