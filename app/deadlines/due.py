@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 
 from app.calendar import BusinessCalendar, Duration, DurationError, Unit, parse_duration
+from app.engine.placeholders import has_placeholder
 from app.extensions import db
 
 _CALENDAR_TTL_SECONDS = 60
@@ -49,7 +50,7 @@ def deadline_for(meta: dict, limit: str | None, start: datetime,
     """The recipe of a new task's deadline: its `dueIn` property, else the case limit from its data,
     counted from `limit_start` (the case's receipt) when the data gives one."""
     due_in = meta.get("due_in")
-    if due_in and "${" in due_in:   # an unresolved placeholder: the data did not give it
+    if has_placeholder(due_in):   # an unresolved placeholder: the data did not give it
         due_in = None
     basis = due_in or limit
     if not basis:

@@ -7,3 +7,4 @@ from app.engine.runtime import (  # noqa: F401
     WaitingTimer, check_data_keys, complete_task, configure, deliver_message, fire_timers, forget,
     read, remember, start)
 from app.engine.migration import Migration, MigrationRefused, migrate  # noqa: F401,E402
+from app.engine.placeholders import has_placeholder  # noqa: F401,E402

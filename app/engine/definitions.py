@@ -16,6 +16,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import UserTaskParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
+from app.engine.placeholders import invalid_placeholders, unclosed
 from app.engine.sandbox import check_source, make_script_engine
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -182,7 +183,6 @@ _EVENT_TAGS = ("startEvent", "endEvent", "intermediateCatchEvent", "intermediate
 _KIND_TITLES = {**{t: "任务" for t in _TASK_TAGS}, "userTask": "用户任务", "manualTask": "人工任务",
                 "scriptTask": "脚本任务", "subProcess": "子流程", "callActivity": "调用活动",
                 **{t: "网关" for t in _GATEWAY_TAGS}, **{t: "事件" for t in _EVENT_TAGS}}
-_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _ISO_LITERAL = re.compile(r"^(R\d*/)?P(?=\d|T\d)[0-9YMWDTHS.,]*$|^\d{4}-\d{2}-\d{2}T", re.IGNORECASE)
 _TIMER_KINDS = {"timeDuration": "时长", "timeDate": "日期时间", "timeCycle": "循环周期"}
 
@@ -342,11 +342,11 @@ def check_conventions(filename: str, content: bytes) -> list[Problem]:
             problems.append(Problem("用户任务没有办理组：请将其放入泳道，或设置 candidateGroups 属性",
                                     filename, task.sourceline, task_id))
         groups = _properties_of(task).get("candidateGroups") or task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""
-        for placeholder in _PLACEHOLDER.findall(groups):
-            if not placeholder.strip().isidentifier():
-                problems.append(Problem(f"candidateGroups 的占位符 ${{{placeholder}}} 无效：应为 ${{变量名}}",
-                                        filename, task.sourceline, task_id))
-        if groups.count("${") != len(_PLACEHOLDER.findall(groups)):
+        for placeholder in invalid_placeholders(groups):
+            problems.append(Problem(f"candidateGroups 的占位符 ${{{placeholder}}} 无效：应为 ${{变量名}}，"
+                                    "变量名由英文字母开头，只含英文字母、数字和下划线",
+                                    filename, task.sourceline, task_id))
+        if unclosed(groups):
             problems.append(Problem("candidateGroups 的占位符缺少右花括号 }", filename, task.sourceline, task_id))
         if not _properties_of(task).get("formJsonSchemaFilename", "").strip():
             problems.append(Problem("用户任务没有表单：请设置 formJsonSchemaFilename 属性",

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 import zlib
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 
 from app.db import utcnow
 from app.engine.definitions import ParsedProcess
+from app.engine.placeholders import PLACEHOLDER, has_placeholder
 from app.engine.sandbox import make_script_engine
 
 
@@ -309,18 +309,15 @@ def _result(workflow, before, fired=None) -> StepResult:
         data=_visible_data(workflow, ready_tasks), _workflow=workflow)
 
 
-_PLACEHOLDER = re.compile(r"\$\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}")
-
-
 def _ready_task(task) -> ReadyTask:
     spec, data = task.task_spec, task.data
     props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
     groups = due_in = None
     template = props.get("candidateGroups") or ""
-    if "${" in template:
+    if has_placeholder(template):
         groups = resolve_groups(template, data)
-    if "${" in (props.get("dueIn") or ""):
-        due_in = _PLACEHOLDER.sub(lambda m: str(data.get(m.group(1)) or ""), props["dueIn"]).strip() or None
+    if has_placeholder(props.get("dueIn")):
+        due_in = PLACEHOLDER.sub(lambda m: str(data.get(m.group(1)) or ""), props["dueIn"]).strip() or None
     start = data.get("limit_start")
     return ReadyTask(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, spec.lane, _limit_of(data),
                      start if isinstance(start, str) else None, groups, due_in)
@@ -332,7 +329,7 @@ def resolve_groups(template: str, data: dict) -> list[str]:
     groups: list[str] = []
     for part in template.split(","):
         part = part.strip()
-        match = _PLACEHOLDER.fullmatch(part)
+        match = PLACEHOLDER.fullmatch(part)
         values = [part] if match is None else data.get(match.group(1))
         if isinstance(values, str):
             values = [values]

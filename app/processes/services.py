@@ -139,7 +139,7 @@ def _task_meta(process: engine.ParsedProcess) -> dict:
         props = task.properties
         explicit = [g.strip() for g in props.get("candidateGroups", "").split(",") if g.strip()]
         # `${handler_org}`: resolved from the task data when it becomes ready (engine.ReadyTask.groups)
-        dynamic = any("${" in g for g in explicit)
+        dynamic = any(engine.has_placeholder(g) for g in explicit)
         groups = [] if dynamic else lane_group_names(explicit or ([task.lane] if task.lane else []))
         try:
             priority = int(props.get("priority", 50))
@@ -206,7 +206,7 @@ def _duration_problems(process: engine.ParsedProcess, filename: str) -> list[eng
     for task in process.tasks.values():
         for prop in ("dueIn", "warnBefore"):
             value = task.properties.get(prop)
-            if value is None or "${" in value:   # a placeholder is resolved from the data at run time
+            if value is None or engine.has_placeholder(value):   # resolved from the data at run time
                 continue
             try:
                 parse_duration(value)

@@ -124,6 +124,17 @@ def test_candidate_groups_may_be_placeholders_resolved_at_run_time(app, fixture_
     assert problem.element_id == "fix" and "占位符" in problem.message
 
 
+def test_a_placeholder_the_engine_would_not_fill_in_is_a_problem(app, fixture_forms):
+    """The same rule as at run time (app.engine.placeholders): ${单位} or ${_unit} would stay literal
+    group names and the task would be offered to nobody."""
+    from app.designer.services import validate_xml
+    from app.engine.runtime import resolve_groups
+    for written in ("${单位}", "${_unit}", "${1unit}"):
+        [problem] = validate_xml(_gateway_diagram(default="f_fix", groups=written))
+        assert problem.element_id == "fix" and "占位符" in problem.message, written
+        assert resolve_groups(written, {"单位": "x", "_unit": "x", "1unit": "x"}) == [written]
+
+
 def test_a_lane_is_a_group(app, fixture_forms):
     from app.designer.services import validate_xml
     xml = linear("laned", [("a", "登记")]).replace(
