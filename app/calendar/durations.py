@@ -33,14 +33,10 @@ _PATTERN = re.compile(r"([0-9]+)\s*(WD|CD|WH|H|MIN)", re.ASCII)
 class DurationError(ValueError):
     """A time limit that cannot be read; the message names the accepted units (Chinese, then English)."""
 
-    def __init__(self, text: str, message: str):
+    def __init__(self, text: str, chinese: str, english: str):
         self.text = text
-        super().__init__(message)
-
-    @property
-    def chinese(self) -> str:
-        """The Chinese half of the message, for the Chinese pages (the CLI shows both)."""
-        return str(self).split(" / ", 1)[0]
+        self.chinese = chinese   # for the Chinese pages; the CLI shows both
+        super().__init__(f"{chinese} / {english}")
 
 
 @dataclass(frozen=True)
@@ -71,8 +67,7 @@ def _unrecognised(text: str) -> DurationError:
     head = f"无法识别的时限“{shown}”" if text.strip() else "时限为空"
     head_en = f"unrecognised time limit '{shown}'" if text.strip() else "the time limit is empty"
     return DurationError(
-        text,
-        f"{head}：应为正整数加单位 {ACCEPTED_ZH}，例如 15WD / "
+        text, f"{head}：应为正整数加单位 {ACCEPTED_ZH}，例如 15WD",
         f"{head_en}: expected a positive whole number followed by {ACCEPTED_EN}, e.g. 15WD")
 
 
@@ -93,10 +88,10 @@ def parse_duration(text) -> Duration:
     amount, unit = int(match.group(1)), Unit(match.group(2))
     if amount <= 0:
         raise DurationError(
-            text, f"时限“{text.strip()}”必须大于零：应为正整数加单位 {ACCEPTED_ZH}，例如 15WD / "
-                  f"the time limit '{text.strip()}' must be greater than zero")
+            text, f"时限“{text.strip()}”必须大于零：应为正整数加单位 {ACCEPTED_ZH}，例如 15WD",
+            f"the time limit '{text.strip()}' must be greater than zero")
     if amount > MAX_AMOUNT[unit]:
         raise DurationError(
-            text, f"时限“{text.strip()}”过长：{unit.value}（{UNIT_LABELS[unit]}）最多 {MAX_AMOUNT[unit]} / "
-                  f"the time limit '{text.strip()}' is too long: at most {MAX_AMOUNT[unit]}{unit.value}")
+            text, f"时限“{text.strip()}”过长：{unit.value}（{UNIT_LABELS[unit]}）最多 {MAX_AMOUNT[unit]}",
+            f"the time limit '{text.strip()}' is too long: at most {MAX_AMOUNT[unit]}{unit.value}")
     return Duration(amount, unit)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import PROJECT
 
 
@@ -64,6 +66,11 @@ def test_a_bad_due_in_property_is_refused_at_deploy(app, tmp_path):
     assert [p.element_id for p in problems] == ["review"] and "dueIn" in problems[0].message
     # for the designer's Chinese pages: the Chinese half of the message, and the task's line in the file
     assert "无法识别的时限“15XD”" in problems[0].message and "unrecognised" not in problems[0].message
+    from app.calendar import DurationError, parse_duration
+    with pytest.raises(DurationError) as raised:   # text with " / " in it: the Chinese message is not cut there
+        parse_duration("3 / 天")
+    assert raised.value.chinese.startswith("无法识别的时限“3 / 天”：应为正整数加单位")
+    assert "unrecognised" not in raised.value.chinese
     assert problems[0].line == text[:text.index('id="review"')].count("\n") + 1
 
 
