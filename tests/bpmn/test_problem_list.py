@@ -98,3 +98,23 @@ def test_an_empty_list_ends_at_once(seeded, api, app, clock):
     (review,) = _open(api, inst.id)["open_tasks"]
     _complete(api, review, "dispatch1", {"items": []})
     assert _open(api, inst.id)["status"] == "completed"
+
+
+def test_a_retried_start_job_starts_nothing_twice_and_keeps_its_period(seeded, api, app, clock):
+    """A crash after the start committed but before the dispatcher marked the job done: the retry
+    finds the next period's job (committed with the start) and starts nothing. A failed attempt's
+    backoff moves due_at; the period comes from the payload."""
+    from app.extensions import db
+    from app.processes.models import ProcessInstance
+    from app.processes.periodic import run_start_job
+    (job,) = _jobs()
+    period_end = job.payload["period_end"]
+    clock.set(T0)
+    job.due_at = job.due_at + timedelta(hours=5)   # as a failed attempt's backoff would
+    db.session.commit()
+    run_start_job(job.id, T0 + timedelta(days=30))
+    run_start_job(job.id, T0 + timedelta(days=30))   # the retry
+    started = db.session.execute(sa.select(ProcessInstance)).scalars().all()
+    assert len(started) == 1
+    assert _open(api, started[0].id)["data"]["period_end"] == period_end
+    assert [j.status for j in _jobs()] == ["pending", "pending"]   # this one and the next period's
