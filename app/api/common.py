@@ -7,6 +7,7 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from app.auth.models import User
+from app.auth.services import user_for_token
 from app.errors import Forbidden, Unauthorized
 
 
@@ -25,6 +26,13 @@ def require_user() -> User:
     page's CSRF token in the X-CSRFToken header, or another site could make a logged-in browser
     deploy a diagram. Raises CsrfRefused (403) then.
     """
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer ") and not g.get("authenticated_by_token"):
+        # a token beside a session cookie: Flask-Login took the session; the token decides here
+        user = user_for_token(header[len("Bearer "):].strip())
+        if user is None:
+            raise Unauthorized("缺少或无效的访问令牌（Authorization: Bearer <token>）")
+        return user
     if not current_user.is_authenticated:
         raise Unauthorized("缺少或无效的访问令牌（Authorization: Bearer <token>）")
     if request.method not in SAFE_METHODS and not g.get("authenticated_by_token") \
