@@ -77,7 +77,9 @@ class TaskSchema(StrictSchema):
     warn_at = fields.DateTime(allow_none=True)
     due_provisional = fields.Boolean()
     paused = fields.Method("get_paused")
-    sla_state = fields.Method("get_sla_state", metadata={"description": "green/yellow/red at this moment"})
+    sla_state = fields.Method("get_sla_state", metadata={
+        "description": "green/yellow/orange/red/paused at this moment (orange: a step timer ran out, the case "
+                       "deadline has not)"})
     escalation_step = fields.String(allow_none=True)
 
     def get_paused(self, task):

@@ -170,7 +170,7 @@ def _base_select(*columns):
 _ROW_COLUMNS = (HumanTask.id, HumanTask.name, HumanTask.bpmn_id, HumanTask.process_key, HumanTask.instance_id,
                 HumanTask.case_id, HumanTask.candidate_groups, HumanTask.assignee_id, HumanTask.priority,
                 HumanTask.created_at, HumanTask.due_at, HumanTask.warn_at, HumanTask.paused_at,
-                HumanTask.escalation_step, HumanTask.due_provisional,
+                HumanTask.escalation_step, HumanTask.due_provisional, HumanTask.sla_state,
                 Case.number.label("case_number"), Case.title.label("case_title"), Case.channel, Case.district,
                 Case.unit, Case.company_name, Case.is_confidential,
                 _assignee.username.label("assignee_username"), _assignee.display_name.label("assignee_name"))

@@ -81,14 +81,6 @@ class InboxPage:
         return (self.total + self.per_page - 1) // self.per_page if self.total else 1
 
 
-def display_sla(task: HumanTask, now: datetime | None = None) -> str | None:
-    """current_sla_state, plus orange (环节超时) when a deadline job marked it and it is not yet red."""
-    state = current_sla_state(task, now)
-    if state in ("green", "yellow") and task.sla_state == "orange":
-        return "orange"
-    return state
-
-
 def _scope_clause(user: User, scope: str):
     """The visibility of app.tasks.services.list_tasks, scope by scope. Its private clause is reused
     so the two cannot drift apart (tests/web/test_inbox_page.py compares both, scope by scope)."""
@@ -148,7 +140,7 @@ def list_inbox(user: User, filters: InboxFilters, per_page: int = 20, now: datet
     rows = db.session.execute(
         stmt.order_by(*INBOX_ORDER).limit(per_page).offset((filters.page - 1) * per_page)).all()
     names = user_names({task.assignee_id for task, _ in rows})
-    return InboxPage([InboxRow(task, case, display_sla(task, now), names.get(task.assignee_id))
+    return InboxPage([InboxRow(task, case, current_sla_state(task, now), names.get(task.assignee_id))
                       for task, case in rows], filters.page, per_page, total)
 
 

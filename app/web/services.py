@@ -18,6 +18,7 @@ from app.cases import privacy
 from app.cases.models import Case
 from app.cases.records import Attachment, Comment
 from app.db import utcnow
+from app.deadlines.sla import current_sla_state
 from app.errors import AppError, Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.numbers import whole_number
@@ -29,7 +30,7 @@ from app.web import labels
 from app.web.attachments import check_upload
 from app.web.filters import local_time
 from app.web.formschema import options_of
-from app.web.queries import display_sla, user_names
+from app.web.queries import user_names
 
 COMMENT_MAX = 5000
 
@@ -100,7 +101,7 @@ def task_page(task_id: int, user: User) -> TaskPage:
     return TaskPage(task=task, instance=details["instance"], definition=details["definition"], case=case,
                     schema=schema, ui=details["ui_schema"], instructions=details["instructions"],
                     values=values, from_draft=from_draft, can_act=can_act(user, task),
-                    assignee=user_names([task.assignee_id]).get(task.assignee_id), sla=display_sla(task))
+                    assignee=user_names([task.assignee_id]).get(task.assignee_id), sla=current_sla_state(task))
 
 
 # --- cases ----------------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ def case_page(case_id: int, user: User) -> CasePage:
 
 def _open_tasks(tasks: list[HumanTask], user: User) -> list[OpenTask]:
     names = user_names({t.assignee_id for t in tasks})
-    return [OpenTask(t, names.get(t.assignee_id), display_sla(t), task_services.can_see(user, t)) for t in tasks]
+    return [OpenTask(t, names.get(t.assignee_id), current_sla_state(t), task_services.can_see(user, t)) for t in tasks]
 
 
 def form_fields(bundle) -> dict[str, tuple[str, dict]]:

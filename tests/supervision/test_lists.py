@@ -108,6 +108,16 @@ def test_the_due_soon_horizon_can_be_narrowed(board):
         _list("boss", "due_soon", within="soon")
 
 
+def test_a_step_timer_ran_out_reads_orange_as_in_the_inbox(board, db):
+    """One SLA rule (deadlines.sla.current_sla_state) for the inbox, the API and the dashboard: a task a
+    step timer marked orange, before its case deadline, is 环节超时 in the due-soon list too."""
+    from app.tasks.models import HumanTask
+    db.session.get(HumanTask, board["b_soon"]).sla_state = "orange"
+    db.session.commit()
+    [row] = [r for r in _list("boss", "due_soon").items if r["task_id"] == board["b_soon"]]
+    assert (row["sla"], row["sla_label"]) == ("orange", "环节超时")
+
+
 def test_filters_sorting_and_pages(board):
     assert set(_ids(_list("boss", filters={"unit": "unit_a"}))) == {board[k] for k in A_OVERDUE}
     assert _ids(_list("boss", filters={"district": "台山市"})) == [board["b_overdue"]]
