@@ -7,17 +7,15 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-import sqlalchemy as sa
-
 from app.audit.models import AuditAction, AuditEvent
-from app.auth.models import ROLE_SUPERVISOR, Group, GroupKind
-from app.cases.models import Case
+from app.auth.models import ROLE_SUPERVISOR
 from app.calendar import SHANGHAI, SlaState
 from app.deadlines.due import get_calendar
 from app.deadlines.models import JobKind, JobStatus, TimerJob
 from app.extensions import db
 from app.notifications.models import NotificationKind
 from app.notifications.services import notify, users_in_groups
+from app.supervision.access import task_units
 from app.tasks.models import HumanTask, TaskStatus
 
 OFFICE_OPENS = time(9, 0)
@@ -50,13 +48,7 @@ def _supervisors(task: HumanTask) -> list[int]:
     kind unit, the unit of a `<unit>_head` group, or the case's unit); every supervisor when the task
     belongs to no unit (the hotline's own steps)."""
     supervisors = users_in_groups([ROLE_SUPERVISOR])
-    names = {g for name in task.candidate_groups or [] for g in (name, name.removesuffix("_head"))}
-    units = set(db.session.execute(sa.select(Group.name).where(
-        Group.name.in_(names), Group.kind == GroupKind.UNIT)).scalars()) if names else set()
-    case_unit = db.session.execute(sa.select(Case.unit).where(Case.id == task.case_id)).scalar_one_or_none() \
-        if task.case_id else None
-    if case_unit:
-        units.add(case_unit)
+    units = task_units(task)
     if not units:
         return supervisors
     in_units = set(users_in_groups(units))

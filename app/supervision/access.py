@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from app.auth.models import ROLE_SUPERVISOR, GroupKind, User
+from app.auth.models import ROLE_SUPERVISOR, Group, GroupKind, User
 from app.cases.models import Case
 from app.errors import Forbidden
 from app.extensions import db
@@ -100,6 +100,19 @@ def task_clause(scope: Scope, *, case_joined: bool = False):
 def case_clause(scope: Scope):
     """SQL restricting case rows to the scope (true for an administrator)."""
     return sa.true() if scope.is_all else unit_case_clause(scope.units)
+
+
+def task_units(task: HumanTask) -> set[str]:
+    """The units a task belongs to, by the rule of this module: a candidate group that is a unit,
+    the unit of a `<unit>_head` group, and the unit its case was dispatched to."""
+    names = {g for name in task.candidate_groups or [] for g in (name, name.removesuffix(HEAD_SUFFIX))}
+    units = set(db.session.execute(sa.select(Group.name).where(
+        Group.name.in_(names), Group.kind == GroupKind.UNIT)).scalars()) if names else set()
+    if task.case_id is not None:
+        case_unit = db.session.execute(sa.select(Case.unit).where(Case.id == task.case_id)).scalar_one_or_none()
+        if case_unit:
+            units.add(case_unit)
+    return units
 
 
 def can_supervise_task(scope: Scope, task: HumanTask) -> bool:
