@@ -84,7 +84,14 @@ def get_visible_task(task_id: int, user: User) -> HumanTask:
     return task
 
 
-def _check_can_act(user: User, task: HumanTask) -> None:
+def can_act(user: User, task: HumanTask) -> bool:
+    """May the user fill in and complete this task now (the rule check_can_act enforces)?"""
+    return (can_see(user, task) and task.status == TaskStatus.READY
+            and (task.assignee_id is None or task.assignee_id == user.id))
+
+
+def check_can_act(user: User, task: HumanTask) -> None:
+    """Raises Forbidden (not theirs) or Conflict (done, cancelled, held by another) unless can_act."""
     if not can_see(user, task):
         raise Forbidden("此任务不属于您或您所在的用户组")
     if task.status != TaskStatus.READY:
@@ -139,7 +146,7 @@ def render_instructions(template: str | None, data: dict) -> str | None:
 def claim_task(task_id: int, user: User) -> HumanTask:
     """Take a group task. Raises Forbidden, Conflict (someone else holds it, or it is done). Commits."""
     task = get_task(task_id)
-    _check_can_act(user, task)
+    check_can_act(user, task)
     now = utcnow()
     result = db.session.execute(
         sa.update(HumanTask).where(HumanTask.id == task.id, HumanTask.status == TaskStatus.READY,
@@ -182,7 +189,7 @@ def unclaim_task(task_id: int, user: User) -> HumanTask:
 def delegate_task(task_id: int, user: User, username: str) -> HumanTask:
     """Hand a task to another member of its candidate groups. Commits."""
     task = get_task(task_id)
-    _check_can_act(user, task)
+    check_can_act(user, task)
     target = get_user_by_username(username or "")
     if target is None or not target.is_active_user:
         raise AppError("找不到该用户", fields={"username": ["用户不存在或已停用"]})
@@ -212,7 +219,7 @@ def complete_task(task_id: int, data: dict, user: User) -> HumanTask:
     ProcessDefinitionError (a script failed: nothing applied, the input kept as a draft). Commits.
     """
     task = get_task(task_id)
-    _check_can_act(user, task)
+    check_can_act(user, task)
     data = data if data is not None else {}
     instance_id = task.instance_id
     instance = processes.lock_instance(instance_id)

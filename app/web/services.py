@@ -37,26 +37,10 @@ COMMENT_MAX = 5000
 
 # --- tasks ----------------------------------------------------------------------------------------
 
-def can_act(user: User, task: HumanTask) -> bool:
-    """May the user fill in and complete this task now (the rule of tasks.services._check_can_act)?"""
-    return (task_services.can_see(user, task) and task.status == TaskStatus.READY
-            and (task.assignee_id is None or task.assignee_id == user.id))
-
-
-def _ensure_can_act(user: User, task: HumanTask) -> None:
-    if not task_services.can_see(user, task):
-        raise Forbidden("此任务不属于您或您所在的用户组")
-    if task.status != TaskStatus.READY:
-        raise Conflict("任务已办理完毕或已取消", code="task_not_ready")
-    if task.assignee_id is not None and task.assignee_id != user.id:
-        holder = user_names([task.assignee_id]).get(task.assignee_id, "他人")
-        raise Conflict(f"任务已由 {holder} 认领", code="claimed_by_other")
-
-
 def save_draft(task_id: int, user: User, draft: dict) -> HumanTask:
     """Keep unfinished form input on the task. Raises NotFound, Forbidden, Conflict. Commits."""
     task = task_services.get_task(task_id)
-    _ensure_can_act(user, task)
+    task_services.check_can_act(user, task)
     changed = db.session.execute(
         sa.update(HumanTask).where(HumanTask.id == task.id, HumanTask.status == TaskStatus.READY)
         .values(draft=draft).execution_options(synchronize_session=False)).rowcount
@@ -100,7 +84,7 @@ def task_page(task_id: int, user: User) -> TaskPage:
         {k: v for k, v in data.items() if k in props and k not in hidden}, False)
     return TaskPage(task=task, instance=details["instance"], definition=details["definition"], case=case,
                     schema=schema, ui=details["ui_schema"], instructions=details["instructions"],
-                    values=values, from_draft=from_draft, can_act=can_act(user, task),
+                    values=values, from_draft=from_draft, can_act=task_services.can_act(user, task),
                     assignee=user_names([task.assignee_id]).get(task.assignee_id), sla=current_sla_state(task))
 
 
