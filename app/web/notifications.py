@@ -31,5 +31,7 @@ def mark_read():
     changed = notifications.mark_read(current_user.id, ids or None)
     if not ids:
         flash(f"已将 {changed} 条通知标为已读", "success")
-    return redirect(url_for("notifications.index", **({"unread": "1"} if request.form.get("unread") else {})),
-                    code=303)
+    back = {"unread": "1"} if request.form.get("unread") else {}
+    if ids and page_number(request.form.get("page")) > 1:   # one notice read: stay on its page
+        back["page"] = page_number(request.form.get("page"))
+    return redirect(url_for("notifications.index", **back), code=303)
