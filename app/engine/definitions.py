@@ -17,7 +17,7 @@ from SpiffWorkflow.spiff.parser.task_spec import UserTaskParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
 from app.engine.placeholders import invalid_placeholders, unclosed
-from app.engine.sandbox import check_source, make_script_engine
+from app.engine.sandbox import check_source, current_script_engine
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -248,9 +248,7 @@ def _timer_checks(tree, filename: str) -> list[Problem]:
 
 def _timer_environment():
     """The script environment timers run in at run time (with now/today/due_in/add_duration)."""
-    from app.engine import runtime   # runtime imports this module: import on use
-    engine = getattr(runtime, "_script_engine", None)
-    return engine.environment if engine is not None else make_script_engine().environment
+    return current_script_engine().environment
 
 
 def _timer_problem(environment, kind: str, source: str) -> str | None:

@@ -26,7 +26,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from app.db import utcnow
 from app.engine.definitions import ParsedProcess
 from app.engine.placeholders import PLACEHOLDER, has_placeholder
-from app.engine.sandbox import make_script_engine
+from app.engine.sandbox import configure_script_engine, current_script_engine
 
 
 class _ApplicationClock(datetime):
@@ -171,7 +171,7 @@ def _load(process: ParsedProcess, dct: dict):
     dct["spec"] = process.spec
     dct["subprocess_specs"] = process.subprocess_specs
     workflow = _registry.restore(dct)
-    workflow.script_engine = _script_engine
+    workflow.script_engine = current_script_engine()
     return workflow
 
 
@@ -183,13 +183,9 @@ def _completed_steps(workflow) -> list[str]:
 
 # --- the script engine (sandboxed) and the helpers designers may call ------------------------
 
-_script_engine = make_script_engine()
-
-
 def configure(helpers: dict | None = None, time_limit: float = 1.0) -> None:
     """Install the helper functions scripts may call (now(), due_in(), ...) and the time limit."""
-    global _script_engine
-    _script_engine = make_script_engine(helpers=helpers or {}, time_limit=time_limit)
+    configure_script_engine(helpers=helpers, time_limit=time_limit)
     _live.clear()
 
 
@@ -375,7 +371,7 @@ def _run_engine(workflow, fn):
 def check_data_keys(data: dict) -> list[str]:
     """Paths of keys the engine cannot store: `typename` at any depth; at the top, private names and
     the names of the helpers scripts call (a variable `now` would hide now())."""
-    reserved = set(_script_engine.environment.globals)
+    reserved = set(current_script_engine().environment.globals)
     bad = [k for k in data if isinstance(k, str) and (k.startswith("_") or k in reserved)]
 
     def walk(value, path):
@@ -401,7 +397,7 @@ def start(process: ParsedProcess, data: dict, message: str | None = None) -> Ste
     a timer start event fires at once (the app's scheduler decided it is time). Raises NotWaiting
     for a message no start event catches.
     """
-    workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=_script_engine)
+    workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=current_script_engine())
     workflow.get_next_task(state=TaskState.READY).data.update(data)
 
     def run():

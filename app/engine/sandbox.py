@@ -29,6 +29,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 __all__ = [
     'SandboxError', 'SandboxViolation', 'ScriptTimeout', 'ScriptLimitExceeded',
     'SandboxEnvironment', 'SandboxScriptEngine', 'check_source', 'make_script_engine',
+    'configure_script_engine', 'current_script_engine',
     'MAX_INT_BITS', 'MAX_REPEAT_ITEMS', 'MAX_RESULT_ITEMS', 'MAX_SOURCE_CHARS',
 ]
 
@@ -885,3 +886,21 @@ class SandboxScriptEngine(PythonScriptEngine):
 def make_script_engine(helpers: dict | None = None, time_limit: float = 1.0) -> PythonScriptEngine:
     """The script engine to give every BpmnWorkflow (and to re-attach after deserializing one)."""
     return SandboxScriptEngine(environment=SandboxEnvironment(helpers=helpers, time_limit=time_limit))
+
+
+# The engine every workflow runs with, configured once by the application (its helpers and time
+# limit). It lives here, below both the parser's checks (definitions) and the runner (runtime), so
+# neither has to import the other to reach it.
+_current: PythonScriptEngine = make_script_engine()
+
+
+def configure_script_engine(helpers: dict | None = None, time_limit: float = 1.0) -> PythonScriptEngine:
+    """Install the helper functions scripts may call (now(), due_in(), ...) and the time limit."""
+    global _current
+    _current = make_script_engine(helpers=helpers or {}, time_limit=time_limit)
+    return _current
+
+
+def current_script_engine() -> PythonScriptEngine:
+    """The configured script engine (a default one before the application configures it)."""
+    return _current
