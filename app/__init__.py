@@ -80,8 +80,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_engine(app: Flask) -> None:
     from app import engine
-    from app.engine_helpers import script_helpers
-    engine.configure(helpers=script_helpers(), time_limit=app.config["SCRIPT_TIME_LIMIT"])
+    from app.deadlines.due import add_business_duration
+    from app.engine.helpers import script_helpers
+    engine.configure(helpers=script_helpers(add_business_duration), time_limit=app.config["SCRIPT_TIME_LIMIT"])
 
 
 def register_blueprints(app: Flask) -> None:

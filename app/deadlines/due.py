@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from app.calendar import BusinessCalendar, Duration, DurationError, Unit, parse_duration
+from app.calendar import BusinessCalendar, Duration, DurationError, Unit, parse_duration, parse_instant
 from app.engine.placeholders import has_placeholder
 from app.extensions import db
 
@@ -31,6 +31,12 @@ def get_calendar() -> BusinessCalendar:
     with _cache_lock:
         _cached = (time.monotonic(), calendar)
     return calendar
+
+
+def add_business_duration(start: datetime | str, duration: str) -> datetime:
+    """start (an aware datetime, or an ISO date/date-time read as Beijing time) + a business duration
+    on the administrator's calendar: what the scripts' due_in() and add_duration() compute."""
+    return get_calendar().add(parse_instant(start) if isinstance(start, str) else start, duration)
 
 
 def forget_calendar() -> None:
