@@ -56,7 +56,7 @@ def seed_demo():
     """Create the demo groups and users, deploy bpmn/, and create the demo cases of the three
     processes in every state (idempotent: cases only when there are none; refused in production)."""
     from app.demo import seed_demo_cases
-    from app.processes.services import deploy_folder
+    from app.processes.deploy import deploy_folder
     from app.seed import seed_demo_users
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("生产环境不允许创建演示用户 (demo users are refused in production)")
@@ -75,9 +75,9 @@ def seed_demo():
 @click.option("-m", "--message", help="部署说明 Deploy message.")
 def deploy(paths, message):
     """Deploy BPMN files (default: every file in bpmn/). Broken files are reported and skipped."""
-    from app.processes import services
-    outcomes = ([o for path in paths for o in services.deploy_file(path, message=message)] if paths
-                else services.deploy_folder(message=message))
+    from app.processes.deploy import deploy_file, deploy_folder
+    outcomes = ([o for path in paths for o in deploy_file(path, message=message)] if paths
+                else deploy_folder(message=message))
     failed = False
     for outcome in outcomes:
         for warning in outcome.warnings:

@@ -15,7 +15,7 @@ from app.auth.models import User
 from app.cases.models import Case
 from app.db import set_clock, utcnow
 from app.extensions import db
-from app.processes import services as processes
+from app.processes.running import fire_instance_timers, start_process
 from app.tasks import services as tasks
 from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
 
@@ -76,7 +76,7 @@ class _Driver:
         self.key = key
         self.at = at
         self._clock(at)
-        instance, case = processes.start_process(key, data, _user(starter))
+        instance, case = start_process(key, data, _user(starter))
         self.instance_id, self.case_number = instance.id, case.number
 
     def _clock(self, at: datetime) -> None:
@@ -93,7 +93,7 @@ class _Driver:
 
     def timers(self, after: timedelta) -> _Driver:
         self._clock(self.at + after)
-        processes.fire_instance_timers(self.instance_id)
+        fire_instance_timers(self.instance_id)
         return self
 
 

@@ -149,8 +149,8 @@ def sqlite_path(url: str) -> Path:
 def clear_app_caches() -> None:
     """The app caches parsed specs, bundles and live workflows by database id: a new database needs them empty."""
     from app.engine import definitions, runtime
-    from app.processes import services
-    services._bundles.clear()
+    from app.processes.versions import _bundles
+    _bundles.clear()
     definitions._cache.clear()
     runtime._live.clear()
 
@@ -318,7 +318,7 @@ class ServiceHarness:
         from app import create_app
         from app.auth.models import User
         from app.extensions import db
-        from app.processes.services import deploy_file
+        from app.processes.deploy import deploy_file
         from app.seed import seed_demo_users
 
         self.d, self.url, self.db, self.User = d, url, db, User
@@ -360,7 +360,7 @@ class ServiceHarness:
             sys.settrace(None)
 
     def start(self) -> tuple[int, float]:
-        from app.processes.services import start_process
+        from app.processes.running import start_process
         with self.request() as user, self.counter.counting("start"):
             t0 = perf_counter()
             instance, _case = start_process(self.d.key, self.d.start_data, user)

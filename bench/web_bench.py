@@ -66,7 +66,8 @@ def seed(app, total_tasks: int, real_cases: int) -> dict:
     from app.auth.services import get_user_by_username
     from app.cases.models import Case
     from app.extensions import db
-    from app.processes.services import deploy_folder, start_process
+    from app.processes.deploy import deploy_folder
+    from app.processes.running import start_process
     from app.seed import seed_demo_users
     from app.tasks.models import HumanTask, HumanTaskCandidate
     with app.app_context():

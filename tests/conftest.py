@@ -49,9 +49,9 @@ def app(tmp_path_factory):
 def clear_caches() -> None:
     from app.deadlines.due import forget_calendar
     from app.engine import definitions, runtime
-    from app.processes import services
+    from app.processes.versions import _bundles
     forget_calendar()   # a test that loaded a year's overrides must not leave them to the next
-    services._bundles.clear()
+    _bundles.clear()
     definitions._cache.clear()
     runtime._live.clear()
 
@@ -81,7 +81,7 @@ def client(app):
 @pytest.fixture
 def seeded(app, db):
     """The demo groups and users, and bpmn/ deployed."""
-    from app.processes.services import deploy_folder
+    from app.processes.deploy import deploy_folder
     from app.seed import seed_demo_users
     seed_demo_users(app.config["DEMO_PASSWORD"])
     outcomes = deploy_folder(app.config["BPMN_DIR"])
@@ -138,7 +138,7 @@ def api(client):
 
 def deploy_fixture(name: str, forms_dir: Path | None = None):
     """Deploy tests/fixtures/bpmn/<name>; assert it deployed."""
-    from app.processes.services import deploy_file
+    from app.processes.deploy import deploy_file
     outcomes = deploy_file(FIXTURES / "bpmn" / name, forms_dir=str(forms_dir or FIXTURES / "forms"))
     assert all(not o.problems for o in outcomes), [str(p) for o in outcomes for p in o.problems]
     return outcomes

@@ -130,7 +130,7 @@ def test_seed_demo_is_idempotent_and_covers_every_lane_group(app):
     deployed = runner.invoke(args=["bpmn", "deploy"])
     assert deployed.exit_code == 0, deployed.output
     from app.processes.models import ProcessDefinition
-    from app.processes.services import get_bundle
+    from app.processes.versions import get_bundle
     users_groups = set().union(*(u.group_names for u in db.session.execute(db.select(User)).scalars()))
     for definition in db.session.execute(db.select(ProcessDefinition)).scalars():
         for meta in get_bundle(definition.id).meta["tasks"].values():

@@ -5,7 +5,7 @@ from app.api.common import require_user
 from app.api.schemas import InstanceSchema
 from app.api.views import instance_payload
 from app.errors import Forbidden
-from app.processes import services
+from app.processes import instances
 
 PREFIX = "/process-instances"
 blp = Blueprint("api_instances", __name__, description="流程实例 Process instances")
@@ -16,7 +16,7 @@ blp = Blueprint("api_instances", __name__, description="流程实例 Process ins
 def get_instance(instance_id):
     """Status, visible data, open tasks and the full history with actor and time."""
     user = require_user()
-    instance = services.get_instance(instance_id)
-    if not services.can_read_instance(user, instance):
+    instance = instances.get_instance(instance_id)
+    if not instances.can_read_instance(user, instance):
         raise Forbidden("您无权查看该流程实例")
-    return instance_payload(services.instance_details(instance, user))
+    return instance_payload(instances.instance_details(instance, user))

@@ -62,9 +62,9 @@ def claim_due_jobs(now: datetime, worker: str, limit: int, lock_seconds: int) ->
 def _run(job: TimerJob, now: datetime) -> None:
     """Do what the job is for. Raises on failure; the caller retries."""
     if job.kind == JobKind.BPMN_TIMER:
-        from app.processes import services as processes
+        from app.processes.running import fire_instance_timers
         try:
-            processes.fire_instance_timers(job.instance_id, now)
+            fire_instance_timers(job.instance_id, now)
         except AppError as exc:   # the instance ended or is suspended: nothing left to fire
             db.session.rollback()
             log.info("timer job %s: %s", job.id, exc.message)

@@ -18,7 +18,8 @@ from app.auth.models import User
 from app.db import set_committed, utcnow
 from app.errors import AppError, NotFound
 from app.extensions import db
-from app.processes import services as processes
+from app.processes.running import ActionContext, apply_result, lock_instance, state_loader
+from app.processes.versions import get_bundle, get_latest_definition
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 
 log = logging.getLogger(__name__)
@@ -54,23 +55,23 @@ def migrate_instance(instance_id: int, *, actor: User | None = None, dry_run: bo
     or a refusal writes nothing.
     """
     try:
-        instance = processes.lock_instance(instance_id)
+        instance = lock_instance(instance_id)
     except AppError as exc:
         db.session.rollback()
         return MigrationOutcome(instance_id, Outcome.REFUSED, reasons=[exc.message])
-    old = processes.get_bundle(instance.definition_id)
+    old = get_bundle(instance.definition_id)
     if key is not None and old.key != key:
         db.session.rollback()
         return MigrationOutcome(instance_id, Outcome.REFUSED, old.version,
                                 reasons=[f"该实例属于流程 {old.key}，不属于 {key}"])
-    latest = processes.get_latest_definition(old.key)
+    latest = get_latest_definition(old.key)
     if latest.id == old.id:
         db.session.rollback()
         return MigrationOutcome(instance_id, Outcome.CURRENT, old.version, old.version)
-    new = processes.get_bundle(latest.id)
+    new = get_bundle(latest.id)
     outcome = MigrationOutcome(instance_id, Outcome.WOULD_MIGRATE, old.version, new.version)
     try:
-        migration = engine.migrate(old.process, new.process, processes.state_loader(instance))
+        migration = engine.migrate(old.process, new.process, state_loader(instance))
     except engine.MigrationRefused as exc:
         db.session.rollback()
         outcome.status, outcome.reasons = Outcome.REFUSED, exc.reasons
@@ -80,8 +81,8 @@ def migrate_instance(instance_id: int, *, actor: User | None = None, dry_run: bo
         return outcome
 
     now = utcnow()
-    ctx = processes.ActionContext(instance, new, actor.id if actor else None, now)
-    processes.apply_result(ctx, migration.result, audit=[AuditEvent(
+    ctx = ActionContext(instance, new, actor.id if actor else None, now)
+    apply_result(ctx, migration.result, audit=[AuditEvent(
         action=AuditAction.MIGRATE, label=new.name, bpmn_id=new.key,
         data={"from_version": old.version, "to_version": new.version, "from_definition_id": old.id,
               "to_definition_id": new.id, "waiting": migration.waiting,
@@ -102,7 +103,7 @@ def migrate_instances(key: str, *, instance_ids: list[int] | None = None, from_v
     any older version), to the latest version; each in its own transaction, one failure does not
     stop the others. Raises NotFound for an unknown key or version. Commits per migrated instance.
     """
-    latest = processes.get_latest_definition(key)
+    latest = get_latest_definition(key)
     if instance_ids is None:
         query = (sa.select(ProcessInstance.id)
                  .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)

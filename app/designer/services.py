@@ -1,6 +1,6 @@
 """The designer's actions: validate and deploy diagrams, list and compare versions, export, drafts.
 
-Deploying goes through processes.services.deploy_file (one code path for every deploy); a diagram
+Deploying goes through processes.deploy.deploy_file (one code path for every deploy); a diagram
 from the designer is first checked against every rule, the modelling conventions included, and
 refused with all its problems.
 """
@@ -23,7 +23,8 @@ from app.designer.diff import BPMN_NS, DiffError, diff_bpmn, parse_document
 from app.designer.models import DesignerDraft
 from app.errors import AppError, FormInvalid, Forbidden, NotFound
 from app.extensions import db
-from app.processes import services as processes
+from app.processes.deploy import deploy_file, DeployOutcome, validate_file
+from app.processes.versions import Bundle, validate_form
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.taskforms.validation import check_schema
 
@@ -59,7 +60,7 @@ def validate_path(path: str | Path, forms_dir: str | None = None) -> list[engine
     """Every problem of a BPMN file: what deploy checks (XML, structure, scripts, timers, forms)
     plus the modelling conventions (groups, forms, names). Deploys nothing."""
     path = Path(path)
-    problems = processes.validate_file(path, forms_dir)
+    problems = validate_file(path, forms_dir)
     try:
         content = path.read_bytes()
     except OSError:
@@ -115,7 +116,7 @@ def _staged(content: bytes, filename: str):
 # --- deploy -----------------------------------------------------------------------------------
 
 def deploy_xml(xml: str | bytes, message: str, actor: User | None, *, forms_dir: str | None = None
-               ) -> list[processes.DeployOutcome]:
+               ) -> list[DeployOutcome]:
     """Deploy a diagram given as text, with a message; an unchanged diagram makes no new version.
 
     Raises FormInvalid (no message, empty or too large), DiagramInvalid (422, every problem).
@@ -130,7 +131,7 @@ def deploy_xml(xml: str | bytes, message: str, actor: User | None, *, forms_dir:
         problems = validate_path(path, forms_dir)
         if problems:
             raise DiagramInvalid(problems)
-        outcomes = processes.deploy_file(path, actor=actor, message=message, forms_dir=forms_dir)
+        outcomes = deploy_file(path, actor=actor, message=message, forms_dir=forms_dir)
     problems = [p for o in outcomes for p in o.problems]
     if problems:   # deploy_file checks again; only a race with a changed form could get here
         raise DiagramInvalid(problems)
@@ -392,7 +393,7 @@ def check_form(schema_text: str | None, ui_text: str | None = None, data_text: s
                validate: bool = False) -> FormCheck:
     """Parse a form's JSON Schema, UI schema and sample data as the workbench sends them; report
     every problem (JSON syntax, what deploy refuses in a schema) and, when `validate`, the sample
-    data's errors exactly as a task submission gets them (processes.validate_form). Writes nothing."""
+    data's errors exactly as a task submission gets them (validate_form). Writes nothing."""
     check = FormCheck()
     for part, text in (("schema", schema_text), ("ui", ui_text), ("data", data_text)):
         if len(text or "") > MAX_XML_BYTES:
@@ -412,11 +413,11 @@ def check_form(schema_text: str | None, ui_text: str | None = None, data_text: s
 
 def form_data_errors(schema: dict, data: dict) -> dict[str, list[str]]:
     """Per-field Chinese errors of data against a form, by the task submission's validation
-    (processes.validate_form on a one-form bundle); {} when the data is valid."""
+    (validate_form on a one-form bundle); {} when the data is valid."""
     path = "workbench.schema.json"
-    bundle = processes.Bundle(id=0, key="", version=0, name="", meta={}, forms={path: schema}, process=None)
+    bundle = Bundle(id=0, key="", version=0, name="", meta={}, forms={path: schema}, process=None)
     try:
-        processes.validate_form(bundle, path, data)
+        validate_form(bundle, path, data)
     except FormInvalid as exc:
         return dict(exc.fields or {})
     return {}

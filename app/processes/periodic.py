@@ -18,6 +18,7 @@ from app.cases.models import Case, CaseStatus
 from app.db import utcnow
 from app.deadlines.models import JobKind, JobStatus, TimerJob
 from app.extensions import db
+from app.processes.running import start_process
 
 RECURRING_MIN = 2   # cases of the same district and unit in one period that make a problem
 CASES_LISTED = 20   # case numbers listed per problem
@@ -67,7 +68,6 @@ def run_start_job(job_id: int, now: datetime) -> None:
     together; a retry of this job (a crash before the dispatcher marked it done) finds the next
     period's job already there and starts nothing. The period comes from the payload, not from
     job.due_at, which a failed attempt's backoff moves."""
-    from app.processes.services import start_process
     job = db.session.get(TimerJob, job_id)
     key, payload = job.bpmn_id, job.payload or {}
     cycle = payload.get("cycle", "R/P7D")

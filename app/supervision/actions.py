@@ -27,7 +27,7 @@ from app.extensions import db
 from app.notifications.models import NotificationKind
 from app.notifications.services import notify, users_in_groups
 from app.numbers import whole_number
-from app.processes import services as processes
+from app.processes.running import fire_instance_timers
 from app.processes.models import InstanceStatus, ProcessInstance
 from app.supervision.access import Scope, can_supervise_case, can_supervise_task, supervision_scope
 from app.supervision.queries import YEAR_RANGE_MESSAGE, in_year_range, local_text
@@ -358,9 +358,9 @@ def retry_script_error(instance_id: int, user: User, note: str | None, *,
                        now: datetime | None = None) -> ActionResult:
     """Run again the action whose script failed and left the instance in `error`.
 
-    processes.services has no retry, so this replays the failed action with the existing services:
+    app.processes has no retry, so this replays the failed action with the existing services:
     a task completion is submitted again with the saved draft, as the person who submitted it
-    (tasks.complete_task); a timer is fired again (processes.fire_instance_timers). A message is not
+    (tasks.complete_task); a timer is fired again (fire_instance_timers). A message is not
     replayable (its payload is not kept): Conflict. If the script fails again, the instance stays in
     `error` and ProcessDefinitionError says why. Raises Forbidden, NotFound, Conflict, FormInvalid.
     Commits (the retry's audit event and notification with the action itself).
@@ -419,7 +419,7 @@ def _retry_timers(instance, user: User, text: str, base: dict, now) -> ActionRes
         notified = _notify(_instance_people(instance), NotificationKind.INFO, "流程异常已重试",
                            f"{user.display_name} 重新触发了流程实例 {instance.id} 的到期定时器：{text}", now,
                            case_id=instance.case_id, actor=user)
-        fired = processes.fire_instance_timers(instance.id, now)   # commits, or rolls back when nothing is due
+        fired = fire_instance_timers(instance.id, now)   # commits, or rolls back when nothing is due
         if not fired:
             raise Conflict("没有到期的定时器可以重试，流程实例仍处于异常状态", code="nothing_to_retry")
         return ActionResult(AuditAction.RETRY, now, text, instance_id=instance.id, notified=notified,

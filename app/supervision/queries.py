@@ -25,7 +25,7 @@ from app.deadlines.models import Incident, TimerJob
 from app.deadlines.sla import current_sla_state
 from app.errors import Forbidden, FormInvalid
 from app.extensions import db
-from app.processes import services as processes
+from app.processes.versions import get_latest_definition
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.supervision.access import (Scope, case_clause, supervision_scope, task_clause, unit_case_clause,
                                     unit_task_clause)
@@ -544,7 +544,7 @@ def step_heat(user: User, process: str | None, filters: Filters | None = None, *
         .group_by(HumanTask.bpmn_id)).all()
     steps = sorted(({"bpmn_id": r[0], "name": r[1], "open": int(r[2]), "overdue": int(r[3]), "due_soon": int(r[4])}
                     for r in rows), key=lambda s: (-s["overdue"], -s["open"], s["bpmn_id"]))
-    definition = processes.get_latest_definition(process)   # deployed (checked above): never NotFound here
+    definition = get_latest_definition(process)   # deployed (checked above): never NotFound here
     result = {"process": process, "process_title": PROCESS_TITLES.get(process, definition.name),
               "version": definition.version, "now": now, "steps": steps,
               "totals": {key: sum(s[key] for s in steps) for key in ("open", "overdue", "due_soon")}}

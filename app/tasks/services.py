@@ -16,7 +16,8 @@ from app.cases.models import Case
 from app.db import set_committed, utcnow
 from app.errors import AppError, Conflict, Forbidden, NotFound
 from app.extensions import db
-from app.processes import services as processes
+from app.processes import running as processes
+from app.processes.versions import get_bundle, validate_form
 from app.processes.models import ProcessInstance
 from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
 
@@ -111,7 +112,7 @@ def task_details(task: HumanTask, viewer: User | None = None) -> dict:
     see them: a reporter's identity is masked for those without the right (and the instructions are
     rendered from the masked data); a view of it by those with the right is audited."""
     instance = db.session.get(ProcessInstance, task.instance_id)
-    bundle = processes.get_bundle(instance.definition_id)
+    bundle = get_bundle(instance.definition_id)
     meta = bundle.task_meta(task.bpmn_id)
     data = {}
     if task.status == TaskStatus.READY:
@@ -223,8 +224,8 @@ def complete_task(task_id: int, data: dict, user: User) -> HumanTask:
     data = data if data is not None else {}
     instance_id = task.instance_id
     instance = processes.lock_instance(instance_id)
-    bundle = processes.get_bundle(instance.definition_id)
-    data = processes.validate_form(bundle, task.form, data)
+    bundle = get_bundle(instance.definition_id)
+    data = validate_form(bundle, task.form, data)
     try:
         result = engine.complete_task(bundle.process, instance.id, instance.rev,
                                       processes.state_loader(instance), task.spiff_task_id, data)

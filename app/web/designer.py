@@ -20,7 +20,7 @@ from app.designer import migrate as migration
 from app.designer import services
 from app.errors import FormInvalid
 from app.numbers import whole_number
-from app.processes import services as processes
+from app.processes.versions import list_latest_definitions
 from app.web.formschema import FormView
 
 bp = Blueprint("designer_web", __name__, url_prefix="/designer")
@@ -65,7 +65,7 @@ def _download_name(path: str, default: str) -> str:
 # --- the start page -----------------------------------------------------------------------------
 
 def _index_page(user, **extra):
-    return render_template("designer/index.html", processes=processes.list_latest_definitions(),
+    return render_template("designer/index.html", processes=list_latest_definitions(),
                            files=services.list_bpmn_files(), drafts=services.list_drafts(user), **extra)
 
 

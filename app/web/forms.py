@@ -8,7 +8,7 @@ from flask import request
 
 from app.auth.models import User
 from app.errors import FormInvalid
-from app.processes import services as processes
+from app.processes.versions import validate_form
 from app.web import services
 from app.web.attachments import UploadRefused
 from app.web.formdata import Submission, apply_row_action, parse_submission
@@ -61,7 +61,7 @@ def errors_with_validation(bundle, form_path: str | None, submission: Submission
     field whose input did not convert, only the conversion message is shown."""
     fields: dict = {}
     try:
-        processes.validate_form(bundle, form_path, submission.data)
+        validate_form(bundle, form_path, submission.data)
     except FormInvalid as exc:
         fields = dict(exc.fields or {})
     fields.update(submission.errors)

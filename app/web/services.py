@@ -22,7 +22,9 @@ from app.deadlines.sla import current_sla_state
 from app.errors import AppError, Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.numbers import whole_number
-from app.processes import services as processes
+from app.processes.instances import instance_access, instance_details
+from app.processes.running import state_loader
+from app.processes.versions import get_bundle
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.tasks import services as task_services
 from app.tasks.models import HumanTask, TaskStatus
@@ -119,7 +121,7 @@ def _case_access(case_id: int, user: User) -> tuple[Case, ProcessInstance, str]:
     """The case, its instance and the user's access ("write" or "read"). Raises NotFound, Forbidden."""
     case = get_case(case_id)
     instance = case_instance(case_id)
-    access = processes.instance_access(user, instance)
+    access = instance_access(user, instance)
     if access is None:
         raise Forbidden("您无权查看此案件")
     return case, instance, access
@@ -160,11 +162,11 @@ class CasePage:
 
 
 def case_page(case_id: int, user: User) -> CasePage:
-    """Everything the case page shows, as this user may see it: processes.instance_details masks a
+    """Everything the case page shows, as this user may see it: instance_details masks a
     reporter's identity (data and history) for those without the right and audits a view of it by
     those with it. Raises NotFound, Forbidden."""
     case, instance, access = _case_access(case_id, user)
-    details = processes.instance_details(instance, user)
+    details = instance_details(instance, user)
     data = details["data"] or {}
     fields = form_fields(details["definition"])
     history = details["history"]
@@ -267,13 +269,13 @@ def diagram(case_id: int, user: User) -> dict:
     """The BPMN XML of the case's version, its completed steps and the current ones, for bpmn-js.
     Raises NotFound, Forbidden."""
     _, instance = get_visible_case(case_id, user)
-    bundle = processes.get_bundle(instance.definition_id)
+    bundle = get_bundle(instance.definition_id)
     xml = db.session.execute(sa.select(ProcessDefinition.bpmn_xml)
                              .where(ProcessDefinition.id == instance.definition_id)).scalar_one()
     completed: list[str] = []
     if instance.status != InstanceStatus.CANCELLED:
         completed = engine.read(bundle.process, instance.id, instance.rev,
-                                processes.state_loader(instance))["completed_steps"]
+                                state_loader(instance))["completed_steps"]
     current = list(db.session.execute(
         sa.select(HumanTask.bpmn_id).where(HumanTask.instance_id == instance.id,
                                            HumanTask.status == TaskStatus.READY)).scalars())

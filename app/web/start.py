@@ -6,7 +6,8 @@ from flask_login import current_user, login_required
 
 from app.errors import Forbidden, FormInvalid, ProcessDefinitionError
 from app.numbers import whole_number
-from app.processes import services as processes
+from app.processes.running import start_process
+from app.processes.versions import can_start, get_bundle, get_latest_definition, list_definitions_for
 from app.web import forms, services
 from app.web.formschema import FormView
 
@@ -20,14 +21,14 @@ def _user():
 @bp.get("")
 @login_required
 def index():
-    startable = [row for row, allowed in processes.list_definitions_for(_user()) if allowed]
+    startable = [row for row, allowed in list_definitions_for(_user()) if allowed]
     return render_template("start/index.html", definitions=startable)
 
 
 def _startable(key: str):
     """The latest version of a process the user may start. Raises NotFound, Forbidden."""
-    bundle = processes.get_bundle(processes.get_latest_definition(key).id)
-    if not processes.can_start(_user(), bundle):
+    bundle = get_bundle(get_latest_definition(key).id)
+    if not can_start(_user(), bundle):
         raise Forbidden("您不在可发起该流程的用户组中")
     schema = bundle.forms.get(bundle.meta.get("start_form")) if bundle.meta.get("start_form") else None
     ui = bundle.forms.get(bundle.meta.get("start_ui_form")) if bundle.meta.get("start_ui_form") else None
@@ -59,7 +60,7 @@ def submit(key: str):
         errors = forms.errors_with_validation(bundle, bundle.meta.get("start_form"), sub)
         return _render(bundle, schema, ui, sub.data, errors=errors, raw=sub.raw, status=422)
     try:
-        _, case = processes.start_process(key, sub.data, user)
+        _, case = start_process(key, sub.data, user)
     except FormInvalid as exc:
         return _render(bundle, schema, ui, sub.data, errors=forms.merge_errors(exc.fields, sub), raw=sub.raw,
                        status=422)

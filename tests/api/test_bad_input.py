@@ -139,11 +139,11 @@ def test_pagination(seeded, api):
 def test_only_starter_groups_may_start(seeded, api, app):
     # the complaint skeleton sets no starter groups: anyone logged in may start; a process that
     # names them refuses others (checked on the definition's metadata)
-    from app.processes import services
+    from app.processes.versions import get_bundle
     from app.processes.models import ProcessDefinition
     from app.extensions import db
     row = db.session.execute(db.select(ProcessDefinition)).scalars().first()
-    bundle = services.get_bundle(row.id)
+    bundle = get_bundle(row.id)
     bundle.meta = {**bundle.meta, "starter_groups": ["intake"]}
     resp = api.post("/api/v1/process-definitions/complaint/start", user="handler1", json={"data": START})
     assert resp.status_code == 403

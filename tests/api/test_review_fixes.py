@@ -74,7 +74,7 @@ def test_data_may_not_hide_a_helper_and_a_formless_step_takes_no_data(seeded, ap
 
 
 def test_a_non_utf8_file_is_reported_and_the_next_file_still_deploys(app, tmp_path):
-    from app.processes.services import deploy_folder
+    from app.processes.deploy import deploy_folder
     from tests.processes.test_deploy import PROC, write
     (tmp_path / "a_gbk.bpmn").write_bytes(PROC.format(key="gbk", script="x = 1", task_name="审核").encode("gbk"))
     write(tmp_path, "b_good.bpmn", key="good")
@@ -87,7 +87,7 @@ def test_lanes_without_a_group_warn_and_a_redeploy_after_creating_it_offers_the_
     from app.auth.models import GroupKind
     from app.auth.services import ensure_group
     from app.extensions import db
-    from app.processes.services import deploy_folder
+    from app.processes.deploy import deploy_folder
     from app.seed import DEMO_GROUPS
     first = [o for o in deploy_folder() if o.key == "complaint"][0]
     assert first.created and any("受理员" in w or "intake" in w for w in first.warnings)
@@ -101,7 +101,7 @@ def test_lanes_without_a_group_warn_and_a_redeploy_after_creating_it_offers_the_
 
 
 def test_an_assignee_property_assigns_the_task_to_the_initiator(seeded, api, tmp_path):
-    from app.processes.services import deploy_file
+    from app.processes.deploy import deploy_file
     from tests.processes.test_deploy import PROC
     text = PROC.format(key="assigned", script="x = 1", task_name="本人核对").replace(
         '<spiffworkflow:property name="candidateGroups" value="intake" />',

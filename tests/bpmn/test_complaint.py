@@ -185,7 +185,7 @@ def test_knowledge_base_answer_then_dissatisfied_goes_to_dispatch(seeded, api, a
 # --- 签收, 催签, 退单 -----------------------------------------------------------------------------------
 
 def test_sign_in_reminder_fires_at_the_sign_in_limit(seeded, api, app, clock):
-    from app.processes.services import fire_instance_timers
+    from app.processes.running import fire_instance_timers
     iid = to_dispatch(api, app, SME)
     do(api, app, iid, "dispatch", "dispatch1", {"handler_org": "jm_scjgj"})
     with app.app_context():

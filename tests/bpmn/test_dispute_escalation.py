@@ -63,7 +63,7 @@ def dispute(seeded, app):
     """The lane groups, one user per group, and the diagram deployed with the project's forms."""
     from app.auth.services import create_or_update_user, ensure_group
     from app.extensions import db
-    from app.processes.services import deploy_file
+    from app.processes.deploy import deploy_file
     for name, title in GROUPS:
         group = ensure_group(name, title, "lane")
         create_or_update_user(f"{name}1", "demo12345", f"{title} 示例", [group])
@@ -121,7 +121,7 @@ def pending_timer(iid):
 
 def fire(clock, iid, bpmn_id, expect_due):
     """The waiting timer is `bpmn_id`, due at expect_due; fire it one second later."""
-    from app.processes.services import fire_instance_timers
+    from app.processes.running import fire_instance_timers
     job = pending_timer(iid)
     assert job.bpmn_id == bpmn_id and aware(job.due_at) == expect_due
     when = aware(job.due_at) + timedelta(seconds=1)

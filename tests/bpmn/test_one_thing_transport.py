@@ -62,7 +62,7 @@ def ot(seeded, app, clock):
     """The lane groups, one user each, and the process deployed again so its lanes resolve to them."""
     from app.auth.services import create_or_update_user, ensure_group
     from app.extensions import db
-    from app.processes.services import deploy_file
+    from app.processes.deploy import deploy_file
     for name, title in GROUPS:
         group = ensure_group(name, title, "lane")
         create_or_update_user(USER[name], "demo12345", f"{title} 测试用户", [group])

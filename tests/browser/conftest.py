@@ -20,7 +20,7 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 SEED = """
 from app import create_app
-from app.processes.services import deploy_folder
+from app.processes.deploy import deploy_folder
 from app.seed import seed_demo_users
 app = create_app()
 with app.app_context():

@@ -55,7 +55,7 @@ def test_the_scheduler_starts_once_per_process(app):
 
 
 def test_a_bad_due_in_property_is_refused_at_deploy(app, tmp_path):
-    from app.processes.services import deploy_file
+    from app.processes.deploy import deploy_file
     from tests.processes.test_deploy import PROC
     text = PROC.format(key="bad_due", script="x = 1", task_name="审核").replace(
         '<spiffworkflow:property name="candidateGroups" value="intake" />',
@@ -75,7 +75,8 @@ def test_a_bad_due_in_property_is_refused_at_deploy(app, tmp_path):
 
 
 def test_scripts_can_compute_business_deadlines(app, tmp_path):
-    from app.processes.services import deploy_file, get_bundle
+    from app.processes.deploy import deploy_file
+    from app.processes.versions import get_bundle
     from app import engine
     from app.extensions import db
     from app.processes.models import ProcessDefinition

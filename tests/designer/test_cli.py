@@ -44,7 +44,7 @@ def test_export_prints_the_stored_xml_and_refuses_unknown_ones(app, users, fixtu
 
 def test_versions_and_migrate(app, users, fixture_forms):
     from app.designer import services
-    from app.processes.services import start_process
+    from app.processes.running import start_process
     services.deploy_xml(V1, "第一版", user("designer"))
     instance, _ = start_process("cli", {}, user("intake1"))
     services.deploy_xml(V2, "删除审核", user("admin"))
@@ -65,7 +65,7 @@ def test_versions_and_migrate(app, users, fixture_forms):
 
 def test_migrate_prints_the_reasons_of_a_refusal(app, users, fixture_forms, api):
     from app.designer import services
-    from app.processes.services import start_process
+    from app.processes.running import start_process
     services.deploy_xml(V1, "第一版", user("designer"))
     instance, _ = start_process("cli", {}, user("intake1"))
     task_id = api.get("/api/v1/tasks?scope=group", user="intake1").get_json()["items"][0]["id"]

@@ -92,7 +92,7 @@ def test_check_form_reports_what_deploy_refuses_in_a_schema(app):
 def test_sample_data_is_validated_like_a_task_submission(app):
     from app.designer import services
     from app.errors import FormInvalid
-    from app.processes.services import Bundle, validate_form
+    from app.processes.versions import Bundle, validate_form
     data = {"count": "x", "other": 1, "_private": 2}
     check = services.check_form(json.dumps(SCHEMA), "{}", json.dumps(data), validate=True)
     bundle = Bundle(id=1, key="k", version=1, name="n", meta={}, forms={"f.schema.json": SCHEMA}, process=None)

@@ -20,7 +20,7 @@ def deploy(xml, message="测试"):
 
 
 def start(key="mig"):
-    from app.processes.services import start_process
+    from app.processes.running import start_process
     instance, _ = start_process(key, {}, user("intake1"))
     return instance.id
 
@@ -50,7 +50,7 @@ def test_unsafe_instance_is_refused_and_safe_one_migrates_and_completes_on_the_n
     from app.audit.models import AuditEvent
     from app.designer.migrate import migrate_instance
     from app.extensions import db
-    from app.processes.services import get_bundle
+    from app.processes.versions import get_bundle
     deploy(V1)
     waiting_on_register = start()
     waiting_on_review = start()
@@ -107,7 +107,7 @@ def test_a_removed_step_of_the_history_is_refused(users, fixture_forms, api):
 
 def test_dry_run_changes_nothing_and_bulk_migrates_each_on_its_own(users, fixture_forms, api):
     from app.designer.migrate import migrate_instances
-    from app.processes.services import get_bundle
+    from app.processes.versions import get_bundle
     deploy(V1)
     first, second = start(), start()
     complete(api, second, "register")

@@ -11,7 +11,7 @@ V2 = linear("ver", [("register", "登记"), ("review", "审核")])
 
 
 def start(key="ver"):
-    from app.processes.services import start_process
+    from app.processes.running import start_process
     return start_process(key, {}, user("intake1"))[0]
 
 

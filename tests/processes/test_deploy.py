@@ -46,7 +46,7 @@ def versions(key):
 
 
 def test_unchanged_file_makes_no_new_version_and_a_change_does(app, tmp_path):
-    from app.processes.services import deploy_file
+    from app.processes.deploy import deploy_file
     path = write(tmp_path, "simple.bpmn")
     first = deploy_file(path, forms_dir=str(tmp_path))
     assert (first[0].key, first[0].version, first[0].created) == ("simple", 1, True)
@@ -59,7 +59,8 @@ def test_unchanged_file_makes_no_new_version_and_a_change_does(app, tmp_path):
 
 
 def test_a_changed_form_makes_a_new_version_and_the_old_one_keeps_its_snapshot(app, tmp_path):
-    from app.processes.services import deploy_file, get_bundle
+    from app.processes.deploy import deploy_file
+    from app.processes.versions import get_bundle
     forms = tmp_path / "forms"
     forms.mkdir()
     shutil.copy(FIXTURES / "forms" / "note.schema.json", forms / "note.schema.json")
@@ -78,7 +79,8 @@ def test_a_changed_form_makes_a_new_version_and_the_old_one_keeps_its_snapshot(a
 
 def test_spec_is_parsed_once_per_version(app, tmp_path):
     from app.engine import definitions
-    from app.processes.services import deploy_file, get_bundle
+    from app.processes.deploy import deploy_file
+    from app.processes.versions import get_bundle
     write(tmp_path, "simple.bpmn")
     deploy_file(tmp_path / "simple.bpmn", forms_dir=str(tmp_path))
     from app.extensions import db
@@ -97,7 +99,7 @@ def test_spec_is_parsed_once_per_version(app, tmp_path):
 
 
 def test_malformed_xml_names_file_and_line_and_deploys_nothing_of_it(app, tmp_path):
-    from app.processes.services import deploy_folder
+    from app.processes.deploy import deploy_folder
     write(tmp_path, "a_good.bpmn", key="good")
     bad = tmp_path / "b_broken.bpmn"
     bad.write_text(PROC.format(key="broken", script="x = 1", task_name="审核").replace(
@@ -119,7 +121,7 @@ def test_malformed_xml_names_file_and_line_and_deploys_nothing_of_it(app, tmp_pa
     ("k = ().__class__.__base__.__subclasses__()", "下划线"),
 ])
 def test_a_dangerous_script_is_refused_at_deploy_with_element_and_line(app, tmp_path, script, needle):
-    from app.processes.services import deploy_file
+    from app.processes.deploy import deploy_file
     path = write(tmp_path, "danger.bpmn", key="danger", script=script)
     outcome = deploy_file(path, forms_dir=str(tmp_path))[0]
     assert outcome.key is None and outcome.problems
@@ -130,7 +132,7 @@ def test_a_dangerous_script_is_refused_at_deploy_with_element_and_line(app, tmp_
 
 
 def test_every_problem_is_listed_at_once(app, tmp_path):
-    from app.processes.services import deploy_file
+    from app.processes.deploy import deploy_file
     text = PROC.format(key="multi", script="import os", task_name="审核").replace(
         '<spiffworkflow:property name="candidateGroups" value="intake" />',
         '<spiffworkflow:property name="formJsonSchemaFilename" value="missing.json" />')
@@ -144,7 +146,7 @@ def test_every_problem_is_listed_at_once(app, tmp_path):
 
 
 def test_external_entities_are_refused(app, tmp_path):
-    from app.processes.services import deploy_file
+    from app.processes.deploy import deploy_file
     text = PROC.format(key="xxe", script="x = 1", task_name="&xxe;").replace(
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>')
@@ -155,13 +157,14 @@ def test_external_entities_are_refused(app, tmp_path):
 
 
 def test_shipped_diagrams_validate(app):
-    from app.processes.services import validate_file
+    from app.processes.deploy import validate_file
     for path in sorted((PROJECT / "bpmn").glob("*.bpmn")):
         assert validate_file(path) == [], path
 
 
 def test_lanes_map_to_groups_and_candidate_groups_override(app):
-    from app.processes.services import deploy_folder, get_bundle
+    from app.processes.deploy import deploy_folder
+    from app.processes.versions import get_bundle
     from app.seed import seed_demo_users
     seed_demo_users("demo12345")
     outcome = [o for o in deploy_folder() if o.key == "complaint"][0]
@@ -178,7 +181,7 @@ def test_lanes_map_to_groups_and_candidate_groups_override(app):
 
 def deploy_timer():
     from tests.conftest import deploy_fixture
-    from app.processes.services import get_bundle
+    from app.processes.versions import get_bundle
     from app.extensions import db
     from app.processes.models import ProcessDefinition
     deploy_fixture("timer_escalation.bpmn")
@@ -191,7 +194,8 @@ def deploy_timer():
 
 
 def test_camunda_attributes_are_read(app, tmp_path):
-    from app.processes.services import deploy_file, get_bundle
+    from app.processes.deploy import deploy_file
+    from app.processes.versions import get_bundle
     text = PROC.format(key="cam", script="x = 1", task_name="审核").replace(
         'xmlns:spiffworkflow=', 'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:spiffworkflow=').replace(
         '<bpmn:userTask id="review" name="审核">',
@@ -217,7 +221,7 @@ def test_camunda_attributes_are_read(app, tmp_path):
 def test_a_doctype_behind_a_long_comment_is_refused_too(app, tmp_path):
     """Not only the file's head: the parsed document's DOCTYPE is checked (deploy, validate, diff)."""
     from app.designer.diff import DiffError, parse_document
-    from app.processes.services import deploy_file
+    from app.processes.deploy import deploy_file
     text = PROC.format(key="late_dtd", script="x = 1", task_name="审核").replace(
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<?xml version="1.0" encoding="UTF-8"?>\n<!--' + "x" * 5000 + '-->\n'

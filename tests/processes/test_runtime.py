@@ -50,7 +50,7 @@ def test_a_due_timer_fires_with_an_injected_clock_and_escalates(users, api):
     from app.db import utcnow
     from app.deadlines.models import TimerJob
     from app.extensions import db
-    from app.processes.services import fire_instance_timers
+    from app.processes.running import fire_instance_timers
     deploy_fixture("timer_escalation.bpmn")
     started = _start(api, "timer_escalation")
     instance_id = started["instance"]["id"]

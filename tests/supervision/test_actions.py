@@ -263,7 +263,7 @@ def test_a_script_error_is_listed_and_retried_with_the_saved_input(people, api, 
 
 def test_a_failed_timer_is_fired_again(people, api, db, clock):
     from app import engine
-    from app.processes.services import record_script_error
+    from app.processes.running import record_script_error
     clock.set(NOW)
     deploy_fixture("timer_escalation.bpmn")
     instance_id = _start(api, "timer_escalation")["instance"]["id"]
@@ -280,7 +280,7 @@ def test_a_failed_timer_is_fired_again(people, api, db, clock):
 
 def test_a_message_error_cannot_be_replayed(people, api, db, clock):
     from app import engine
-    from app.processes.services import record_script_error
+    from app.processes.running import record_script_error
     clock.set(NOW)
     deploy_fixture("timer_escalation.bpmn")
     instance_id = _start(api, "timer_escalation")["instance"]["id"]

@@ -118,7 +118,7 @@ def test_the_heat_map_counts_open_overdue_and_due_soon_tasks_per_step(history):
     assert "xml" not in boss
     drawn = _heat("sup_a", with_diagram=True, step="reply", escalation="overdue")   # a list's step, rung: ignored
     assert drawn["steps"] == _heat("sup_a")["steps"]
-    from app.processes.services import get_latest_definition
+    from app.processes.versions import get_latest_definition
     latest = get_latest_definition("complaint")
     assert (drawn["xml"], drawn["version"]) == (latest.bpmn_xml, latest.version)
 

@@ -30,7 +30,7 @@ def units(app, db):
     """Demo users and groups, two handling units with one user each, the fixture process deployed."""
     from app.auth import services as auth
     from app.auth.models import GroupKind
-    from app.processes.services import deploy_file
+    from app.processes.deploy import deploy_file
     from app.seed import seed_demo_users
     seed_demo_users(PASSWORD)
     unit_a = auth.ensure_group("unit_a", "甲单位", GroupKind.UNIT)

@@ -81,7 +81,7 @@ class Browser:
 def start_case(data=None, user="intake1"):
     """Start the fixture process through the service (not the page): returns (instance, case)."""
     from app.auth.services import get_user_by_username
-    from app.processes.services import start_process
+    from app.processes.running import start_process
     return start_process("web_case", dict(data or START), get_user_by_username(user))
 
 

@@ -326,7 +326,7 @@ def test_a_draft_without_xml_is_refused(designer_setup, browser):
 # --- versions, migration, diff -------------------------------------------------------------------
 
 def _start():
-    from app.processes.services import start_process
+    from app.processes.running import start_process
     return start_process("web_designer", {}, user("intake1"))[0]
 
 

@@ -129,7 +129,7 @@ def test_complete_converts_types_and_goes_to_the_case_page(units, browser):
     assert resp.status_code == 303, browser.text(resp)[:3000]
     assert resp.headers["Location"].endswith(f"/cases/{case.id}")
     assert fresh(HumanTask, task.id).status == "completed"
-    from app.processes.services import get_instance, instance_details
+    from app.processes.instances import get_instance, instance_details
     data = instance_details(get_instance(instance.id))["data"]
     assert data["visits"] == 2 and data["amount"] == 48.6 and data["on_site"] is True
     assert data["tags"] == ["拖欠账款"] and data["items"] == [{"name": "工程款", "qty": 1}]
