@@ -23,7 +23,7 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"
     SQLITE_BUSY_TIMEOUT = float(os.environ.get("SQLITE_BUSY_TIMEOUT", "15"))
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
-    # caseworker web (#5): uploads are checked by size and by content (filetype), see app/web/attachments.py
+    # caseworker web (#5): uploads are checked by size and by content (filetype), see app/cases/uploads.py
     MAX_ATTACHMENT_BYTES = int(os.environ.get("MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024)))
     INBOX_PER_PAGE = int(os.environ.get("INBOX_PER_PAGE", "20"))
     # deadlines (DESIGN §5)

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from app.errors import AppError
 from app.web import services
-from app.web.attachments import ALLOWED_TEXT, UploadRefused
+from app.cases.uploads import ALLOWED_TEXT, UploadRefused
 
 bp = Blueprint("cases", __name__)
 

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from app.calendar import SHANGHAI
 from app.web import labels
-from app.web.attachments import size_text
+from app.cases.uploads import size_text
 
 # CommonMark with raw HTML off: <script> in a designer's instructions is shown as text.
 # (markdown-it also refuses javascript:/vbscript:/data: links by default.)

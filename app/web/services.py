@@ -29,7 +29,7 @@ from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInsta
 from app.tasks import services as task_services
 from app.tasks.models import HumanTask, TaskStatus
 from app.web import labels
-from app.web.attachments import check_upload
+from app.cases.uploads import check_upload
 from app.web.filters import local_time
 from app.web.formschema import options_of
 from app.web.queries import user_names

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.cases.records import Attachment
-from app.web.attachments import UploadRefused, check_upload, clean_filename, detect_type
+from app.cases.uploads import UploadRefused, check_upload, clean_filename, detect_type
 from tests.web.helpers import EXE, PNG, REGISTER_FORM, open_task, start_case
 
 

@@ -1,6 +1,7 @@
-"""Uploads are checked at the edge: by size, and by their content (magic numbers via `filetype`),
-never by the name or the Content-Type the browser sent. Allowed: PDF, PNG, JPEG, Word/Excel
-(docx/xlsx, zip-based Office) and plain text (UTF-8 or GBK without control characters)."""
+"""Uploads are checked before a case keeps them, whichever page or edge took them: by size, and by
+their content (magic numbers via `filetype`), never by the name or the Content-Type the browser
+sent. Allowed: PDF, PNG, JPEG, Word/Excel (docx/xlsx, zip-based Office) and plain text (UTF-8 or
+GBK without control characters)."""
 from __future__ import annotations
 
 import hashlib
