@@ -118,3 +118,11 @@ def lane_group_names(lane_or_groups: list[str]) -> list[str]:
     by_title = {t: n for n, t in rows}
     names = {n for n, _ in rows}
     return [n if n in names else by_title.get(n, n) for n in lane_or_groups]
+
+
+def user_names(ids) -> dict[int, str]:
+    """id -> display name (姓名) of the users among `ids` (None ignored): what pages show for a person."""
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids))).all())

@@ -13,6 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.auth.models import User
+from app.auth.services import user_names
 from app.cases.models import Case
 from app.db import utcnow
 from app.deadlines.sla import current_sla_state
@@ -142,13 +143,6 @@ def list_inbox(user: User, filters: InboxFilters, per_page: int = 20, now: datet
     names = user_names({task.assignee_id for task, _ in rows})
     return InboxPage([InboxRow(task, case, current_sla_state(task, now), names.get(task.assignee_id))
                       for task, case in rows], filters.page, per_page, total)
-
-
-def user_names(ids) -> dict[int, str]:
-    ids = [i for i in ids if i is not None]
-    if not ids:
-        return {}
-    return dict(db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids))).all())
 
 
 # --- choices and labels from the deployed forms ------------------------------------------------------

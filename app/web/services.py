@@ -14,6 +14,7 @@ from werkzeug.datastructures import FileStorage
 
 from app import engine
 from app.auth.models import User
+from app.auth.services import user_names
 from app.cases import privacy
 from app.cases.models import Case
 from app.cases.records import Attachment, Comment
@@ -32,7 +33,6 @@ from app.web import labels
 from app.cases.uploads import check_upload
 from app.web.filters import local_time
 from app.web.formschema import options_of
-from app.web.queries import user_names
 
 COMMENT_MAX = 5000
 
