@@ -18,9 +18,9 @@ from app.auth.models import User
 from app.db import set_committed, utcnow
 from app.errors import AppError, NotFound
 from app.extensions import db
+from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.processes.running import ActionContext, apply_result, lock_instance, state_loader
 from app.processes.versions import get_bundle, get_latest_definition
-from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 
 log = logging.getLogger(__name__)
 LIVE_STATUSES = (InstanceStatus.RUNNING, InstanceStatus.ERROR)

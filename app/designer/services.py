@@ -24,8 +24,8 @@ from app.designer.models import DesignerDraft
 from app.errors import AppError, FormInvalid, Forbidden, NotFound
 from app.extensions import db
 from app.processes.deploy import deploy_file, DeployOutcome, validate_file
-from app.processes.versions import Bundle, validate_form
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
+from app.processes.versions import Bundle, validate_form
 from app.taskforms.validation import check_schema
 
 MAX_XML_BYTES = 5 * 1024 * 1024

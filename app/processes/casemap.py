@@ -6,9 +6,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.calendar import SHANGHAI
 from app.cases import privacy
 from app.cases.models import Case, CaseStatus
-from app.calendar import SHANGHAI
 from app.extensions import db
 
 

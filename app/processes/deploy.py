@@ -13,9 +13,9 @@ from flask import current_app
 
 from app import engine
 from app.audit.models import AuditAction, AuditEvent
-from app.calendar import DurationError, parse_duration
 from app.auth.models import Group, User
 from app.auth.services import lane_group_names
+from app.calendar import DurationError, parse_duration
 from app.extensions import db
 from app.processes.models import ProcessDefinition
 from app.processes.periodic import ensure_schedule

@@ -13,7 +13,7 @@ from app.cases import privacy
 from app.cases.models import Case
 from app.errors import NotFound
 from app.extensions import db
-from app.processes.models import InstanceStatus, ProcessInstance
+from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.processes.running import state_loader
 from app.processes.versions import get_bundle
 from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
@@ -80,3 +80,19 @@ def instance_details(instance: ProcessInstance, viewer: User | None = None) -> d
                                       "data": privacy.masked(e.data)}) for e in history]
     return {"instance": instance, "definition": bundle, "data": visible, "open_tasks": open_tasks,
             "history": history, "actors": actors, "case": case}
+
+
+def diagram_data(instance: ProcessInstance) -> dict:
+    """The BPMN XML of the instance's version, its completed steps and the current ones, for bpmn-js
+    (the caller has checked the viewer may open the case)."""
+    bundle = get_bundle(instance.definition_id)
+    xml = db.session.execute(sa.select(ProcessDefinition.bpmn_xml)
+                             .where(ProcessDefinition.id == instance.definition_id)).scalar_one()
+    completed: list[str] = []
+    if instance.status != InstanceStatus.CANCELLED:
+        completed = engine.read(bundle.process, instance.id, instance.rev, state_loader(instance))["completed_steps"]
+    current = list(db.session.execute(
+        sa.select(HumanTask.bpmn_id).where(HumanTask.instance_id == instance.id,
+                                           HumanTask.status == TaskStatus.READY)).scalars())
+    return {"xml": xml, "completed": completed, "current": sorted(set(current)),
+            "error": instance.error_element if instance.status == InstanceStatus.ERROR else None}

@@ -27,8 +27,8 @@ from app.extensions import db
 from app.notifications.models import NotificationKind
 from app.notifications.services import notify, users_in_groups
 from app.numbers import whole_number
-from app.processes.running import fire_instance_timers
 from app.processes.models import InstanceStatus, ProcessInstance
+from app.processes.running import fire_instance_timers
 from app.supervision.access import Scope, can_supervise_case, can_supervise_task, supervision_scope
 from app.supervision.queries import YEAR_RANGE_MESSAGE, in_year_range, local_text
 from app.tasks import services as tasks

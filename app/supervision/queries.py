@@ -25,8 +25,8 @@ from app.deadlines.models import Incident, TimerJob
 from app.deadlines.sla import current_sla_state
 from app.errors import Forbidden, FormInvalid
 from app.extensions import db
-from app.processes.versions import get_latest_definition
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
+from app.processes.versions import get_latest_definition
 from app.supervision.access import (Scope, case_clause, supervision_scope, task_clause, unit_case_clause,
                                     unit_task_clause)
 from app.supervision.kpis import count_if, parse_period

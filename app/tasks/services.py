@@ -17,8 +17,8 @@ from app.db import set_committed, utcnow
 from app.errors import AppError, Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.processes import running as processes
-from app.processes.versions import get_bundle, validate_form
 from app.processes.models import ProcessInstance
+from app.processes.versions import get_bundle, validate_form
 from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
 
 SCOPES = ("mine", "group", "all")
@@ -210,6 +210,21 @@ def delegate_task(task_id: int, user: User, username: str) -> HumanTask:
     db.session.add(event)
     db.session.commit()
     set_committed(task, assignee_id=target.id, claimed_at=now)
+    return task
+
+
+def save_draft(task_id: int, user: User, draft: dict) -> HumanTask:
+    """Keep unfinished form input on the task. Raises NotFound, Forbidden, Conflict. Commits."""
+    task = get_task(task_id)
+    check_can_act(user, task)
+    changed = db.session.execute(
+        sa.update(HumanTask).where(HumanTask.id == task.id, HumanTask.status == TaskStatus.READY)
+        .values(draft=draft).execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        db.session.rollback()
+        raise Conflict("任务状态已变化，请刷新", code="task_not_ready")
+    db.session.commit()
+    db.session.refresh(task)
     return task
 
 

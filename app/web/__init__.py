@@ -2,7 +2,8 @@
 
 Server-rendered (Jinja), Chinese interface, every form works without JavaScript and carries a CSRF
 token (CSRFProtect, bound in create_app). Views are thin: parse -> authorize -> one service call ->
-render or redirect; services in app/web/services.py own the transactions they add.
+render or redirect. The services of app/tasks, app/processes and app/cases own the transactions;
+app/web/pages.py shapes their data for the task and case pages.
 """
 from __future__ import annotations
 

@@ -6,9 +6,10 @@ import io
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
-from app.errors import AppError
-from app.web import services
+from app.cases import services
 from app.cases.uploads import ALLOWED_TEXT, UploadRefused
+from app.errors import AppError
+from app.web import pages
 
 bp = Blueprint("cases", __name__)
 
@@ -18,7 +19,7 @@ def _user():
 
 
 def _render(case_id: int, *, upload_error: str | None = None, comment_error: str | None = None, status=200):
-    page = services.case_page(case_id, _user())
+    page = pages.case_page(case_id, _user())
     return render_template("cases/show.html", page=page, upload_error=upload_error, comment_error=comment_error,
                            allowed_types=ALLOWED_TEXT), status
 
@@ -32,7 +33,7 @@ def show(case_id: int):
 @bp.get("/cases/<int:case_id>/diagram.json")
 @login_required
 def diagram(case_id: int):
-    return jsonify(services.diagram(case_id, _user()))
+    return jsonify(pages.diagram(case_id, _user()))
 
 
 @bp.post("/cases/<int:case_id>/comments")

@@ -9,8 +9,8 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from app.calendar import SHANGHAI
-from app.web import labels
 from app.cases.uploads import size_text
+from app.web import labels
 
 # CommonMark with raw HTML off: <script> in a designer's instructions is shown as text.
 # (markdown-it also refuses javascript:/vbscript:/data: links by default.)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from flask import request
 
 from app.auth.models import User
+from app.cases import services
+from app.cases.uploads import UploadRefused
 from app.errors import FormInvalid
 from app.processes.versions import validate_form
-from app.web import services
-from app.cases.uploads import UploadRefused
 from app.web.formdata import Submission, apply_row_action, parse_submission
 from app.web.formschema import FormView
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from app.cases import services
 from app.errors import Forbidden, FormInvalid, ProcessDefinitionError
 from app.numbers import whole_number
 from app.processes.running import start_process
 from app.processes.versions import can_start, get_bundle, get_latest_definition, list_definitions_for
-from app.web import forms, services
+from app.web import forms
 from app.web.formschema import FormView
 
 bp = Blueprint("start", __name__, url_prefix="/start")

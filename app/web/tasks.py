@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from app.errors import Conflict, FormInvalid, ProcessDefinitionError
 from app.tasks import services as task_services
-from app.web import forms, queries, services
+from app.web import forms, pages, queries
 from app.web.auth import safe_next
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -54,7 +54,7 @@ def unclaim(task_id: int):
 @bp.get("/<int:task_id>")
 @login_required
 def show(task_id: int):
-    page = services.task_page(task_id, _user())
+    page = pages.task_page(task_id, _user())
     view = forms.form_view(page.schema, page.ui, _user(), page.values, case_id=page.task.case_id,
                            defaults=not page.from_draft)
     return render_template("tasks/task.html", page=page, form=view)
@@ -69,7 +69,7 @@ def _render(page, values, *, errors=None, raw=None, message=None, status=200):
 @login_required
 def submit(task_id: int):
     user = _user()
-    page = services.task_page(task_id, user)
+    page = pages.task_page(task_id, user)
     if not page.can_act:
         flash("此任务已办理完毕或已由他人认领，不能再提交", "error")
         return redirect(url_for("tasks.show", task_id=task_id), code=303)
@@ -86,7 +86,7 @@ def submit(task_id: int):
 
 
 def _save_draft(page, sub):
-    services.save_draft(page.task.id, _user(), sub.draft())
+    task_services.save_draft(page.task.id, _user(), sub.draft())
     unsaved = {path: messages for path, messages in sub.errors.items() if path not in sub.raw}
     if unsaved:   # e.g. a refused upload; everything typed (even what does not convert yet) is in the draft
         return _render(page, sub.draft(), errors=unsaved, message="草稿已保存，但有内容未能保存，请查看标注的字段")

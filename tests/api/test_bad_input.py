@@ -139,9 +139,9 @@ def test_pagination(seeded, api):
 def test_only_starter_groups_may_start(seeded, api, app):
     # the complaint skeleton sets no starter groups: anyone logged in may start; a process that
     # names them refuses others (checked on the definition's metadata)
-    from app.processes.versions import get_bundle
-    from app.processes.models import ProcessDefinition
     from app.extensions import db
+    from app.processes.models import ProcessDefinition
+    from app.processes.versions import get_bundle
     row = db.session.execute(db.select(ProcessDefinition)).scalars().first()
     bundle = get_bundle(row.id)
     bundle.meta = {**bundle.meta, "starter_groups": ["intake"]}

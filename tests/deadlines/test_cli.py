@@ -75,11 +75,11 @@ def test_a_bad_due_in_property_is_refused_at_deploy(app, tmp_path):
 
 
 def test_scripts_can_compute_business_deadlines(app, tmp_path):
-    from app.processes.deploy import deploy_file
-    from app.processes.versions import get_bundle
     from app import engine
     from app.extensions import db
+    from app.processes.deploy import deploy_file
     from app.processes.models import ProcessDefinition
+    from app.processes.versions import get_bundle
     from tests.processes.test_deploy import PROC
     (tmp_path / "due.bpmn").write_text(PROC.format(
         key="due_script", script='deadline = due_in("15WD")\nnext_day = add_duration("2025-09-26", "2WD")',

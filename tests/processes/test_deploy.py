@@ -181,9 +181,9 @@ def test_lanes_map_to_groups_and_candidate_groups_override(app):
 
 def deploy_timer():
     from tests.conftest import deploy_fixture
-    from app.processes.versions import get_bundle
     from app.extensions import db
     from app.processes.models import ProcessDefinition
+    from app.processes.versions import get_bundle
     deploy_fixture("timer_escalation.bpmn")
     row = db.session.execute(db.select(ProcessDefinition).where(
         ProcessDefinition.key == "timer_escalation")).scalar_one()
