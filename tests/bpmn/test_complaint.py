@@ -453,3 +453,23 @@ def test_a_case_made_a_report_at_assessment_is_confidential_in_the_supervision_l
     do(api, app, iid, "register", "intake1", {**CONSULT, **REGISTER}, ["intake"])
     do(api, app, iid, "assess", "dispatch1", {**ASSESS, "appeal_type": "report"}, ["dispatch"])
     assert confidential() is True
+
+
+def case_row(instance_id):
+    from app.cases.models import Case
+    from app.extensions import db
+    from app.processes.models import ProcessInstance
+    db.session.expire_all()
+    return db.session.get(Case, db.session.get(ProcessInstance, instance_id).case_id)
+
+
+def test_the_case_row_follows_what_registration_entered(seeded, api, app):
+    # the hotline's start names no title; 登记建档 gives one and corrects the enterprise
+    data = {k: v for k, v in CONSULT.items() if k != "title"}
+    iid = start(api, data)
+    assert case_row(iid).title is None
+    corrected = {**data, **REGISTER, "title": "技改补贴申报材料咨询", "company_name": "江门市江海区示例电子科技股份有限公司"}
+    do(api, app, iid, "register", "intake1", corrected, ["intake"])
+    case = case_row(iid)
+    assert (case.title, case.company_name, case.channel, case.district, case.uscc) == (
+        "技改补贴申报材料咨询", "江门市江海区示例电子科技股份有限公司", "hotline_12345", "江海区", CONSULT["uscc"])

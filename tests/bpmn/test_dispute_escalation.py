@@ -328,3 +328,24 @@ def test_invalid_start_data_is_refused_naming_the_field(dispute, api, clock):
     resp = api.post(f"/api/v1/process-definitions/{KEY}/start", user="dispute_intake1",
                     json={"data": {**START, "applicants": [{"type": "企业", "name": "某公司"}]}})
     assert resp.status_code == 422
+
+
+def case_row(instance_id):
+    from app.cases.models import Case
+    from app.extensions import db
+    from app.processes.models import ProcessInstance
+    db.session.expire_all()
+    return db.session.get(Case, db.session.get(ProcessInstance, instance_id).case_id)
+
+
+def test_the_case_row_and_summary_carry_the_source_and_the_parties(dispute, api, app):
+    from tests.web.helpers import Browser
+    iid = start(api, START)
+    case = case_row(iid)
+    assert (case.title, case.channel, case.district, case.company_name, case.uscc) == (
+        "建材货款纠纷", "综治中心窗口", "台山市", "台山市示例建材有限公司", "91440781MAHY40XE5Q")
+    browser = Browser(app)
+    browser.login("dispute_intake1")
+    page = browser.text(browser.get(f"/cases/{case.id}"))
+    for shown in ("综治中心窗口", "台山市示例建材有限公司", "91440781MAHY40XE5Q", "申请方", "被申请方", "某建筑工程公司"):
+        assert shown in page, shown

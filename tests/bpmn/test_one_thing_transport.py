@@ -275,3 +275,23 @@ def test_the_start_form_checks_ids_and_driver_age(ot, api):
     assert resp.status_code == 422
     fields = resp.get_json()["fields"] if "fields" in resp.get_json() else resp.get_json()["error"]["fields"]
     assert "uscc" in fields and any("id_number" in k for k in fields) and any("age" in k for k in fields)
+
+
+def case_row(instance_id):
+    from app.cases.models import Case as CaseRow
+    from app.extensions import db
+    from app.processes.models import ProcessInstance
+    db.session.expire_all()
+    return db.session.get(CaseRow, db.session.get(ProcessInstance, instance_id).case_id)
+
+
+def test_the_case_row_follows_the_application_and_the_registration(ot, api):
+    # a company still to be registered has no USCC yet
+    case = Case(api, {**{k: v for k, v in SAMPLE.items() if k != "uscc"}, "vehicles": LIGHT_ONLY, "bundle_options": {}})
+    row = case_row(case.id)
+    assert (row.company_name, row.district, row.uscc) == (SAMPLE["company_name"], SAMPLE["district"], None)
+    assert row.title == f"{SAMPLE['company_name']}：开办运输企业"
+    case.complete("precheck", {"materials_complete": True}, due=day_end(2025, 11, 10), due_step="5WD")
+    _accept(case)
+    case.complete("registration", {"uscc": "91440784MA9QK8KL7L"}, due=day_end(2025, 11, 6), due_step="3WD")
+    assert case_row(case.id).uscc == "91440784MA9QK8KL7L"   # the new company's USCC, from 营业执照登记
