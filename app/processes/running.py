@@ -116,7 +116,7 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
         _insert_tasks(conn, instance, bundle, new_tasks, now)
     if bundle.meta.get("has_timers") or result.timers_before:
         _sync_timers(instance, result, now)
-    casemap.sync_case(conn, instance.case_id, data=result.data,
+    casemap.sync_case(conn, instance.case_id, bundle.key, data=result.data,
                       routed=any(t.groups is not None for t in new_tasks), submitted=submitted,
                       ended=result.status != "running", now=now)
     events = list(audit or [])   # the end itself is instance.ended_at/status: not stored twice

@@ -15,6 +15,7 @@ from app.cases import services as case_services
 from app.cases.models import Case
 from app.cases.records import Attachment, Comment
 from app.deadlines.sla import current_sla_state
+from app.processes import casemap
 from app.processes import instances as instance_services
 from app.processes.models import InstanceStatus, ProcessInstance
 from app.tasks import services as task_services
@@ -189,10 +190,10 @@ def _summary(page: CasePage) -> list[tuple[str, str]]:
     rows = [("案件编号", case.number or "—"),
             ("流程", f"{page.definition.name}（第 {page.definition.version} 版）"),
             ("状态", labels.INSTANCE_STATUS.get(page.instance.status, page.instance.status)),
-            ("来源渠道", shown("channel", case.channel)), ("所属区县", shown("district", case.district)),
+            *([("来源渠道", shown("channel", case.channel))] if case.channel else []),
+            ("所属区县", shown("district", case.district)),
             ("企业名称", case.company_name or shown("company_name")), ("统一社会信用代码", case.uscc or "—"),
-            ("诉求人/申请人", shown("complainant_name") if "complainant_name" in data else
-             shown("applicant_name") if "applicant_name" in data else "—")]
+            *((title, labels.value_text(value)) for title, value in casemap.parties(case.process_key, data))]
     if "phone" in data:
         rows.append(("联系电话", shown("phone")))
     if "id_number" in data:
