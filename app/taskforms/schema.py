@@ -6,7 +6,16 @@ what a node says. Pure functions over plain dicts; no Flask, no engine.
 """
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass
+class Option:
+    value: str      # the HTML value
+    const: Any      # the JSON value it stands for
+    label: str
 
 
 def resolve(node: Any, root: dict) -> dict:
@@ -58,3 +67,38 @@ def ui_of(ui: Any, name: str) -> dict:
 
 def join_path(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
+
+
+def html_value(const: Any) -> str:
+    if isinstance(const, str):
+        return const
+    return json.dumps(const, ensure_ascii=False)
+
+
+def options_of(node: dict, ui: dict) -> list[Option]:
+    """enum (+ enumNames / ui:enumNames) or oneOf/anyOf of {const, title}; booleans get 是/否."""
+    for keyword in ("oneOf", "anyOf"):
+        branches = node.get(keyword)
+        if isinstance(branches, list) and branches and all(isinstance(b, dict) and "const" in b for b in branches):
+            return [Option(html_value(b["const"]), b["const"], str(b.get("title", shown_value(b["const"]))))
+                    for b in branches]
+    enum = node.get("enum")
+    if isinstance(enum, list) and enum:
+        names = ui.get("ui:enumNames") or node.get("enumNames")
+        if not (isinstance(names, list) and len(names) == len(enum)):
+            names = [shown_value(v) for v in enum]
+        return [Option(html_value(v), v, str(n)) for v, n in zip(enum, names)]
+    if "const" in node:
+        return [Option(html_value(node["const"]), node["const"], shown_value(node["const"]))]
+    if type_of(node) == "boolean":
+        return [Option("true", True, "是"), Option("false", False, "否")]
+    return []
+
+
+def shown_value(value: Any) -> str:
+    """A constant as a person reads it: 是/否 for booleans, strings as they are, else JSON."""
+    if value is True:
+        return "是"
+    if value is False:
+        return "否"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

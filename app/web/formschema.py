@@ -18,18 +18,12 @@ from datetime import datetime
 from typing import Any
 
 from app.calendar import SHANGHAI
-from app.taskforms.schema import join_path, ordered_properties, resolve, type_of, ui_of
+from app.taskforms.schema import (Option, html_value, join_path, options_of, ordered_properties, resolve,
+                                  shown_value, type_of, ui_of)
 
 MAX_ROWS = 200   # rows of one array a form may post
 FORMAT_NAMES = {"cn-id-card": "居民身份证号码", "uscc": "统一社会信用代码", "cn-mobile": "手机号码",
                 "cn-phone": "电话号码", "date": "日期", "date-time": "日期时间", "email": "电子邮箱"}
-
-
-@dataclass
-class Option:
-    value: str      # the HTML value
-    const: Any      # the JSON value it stands for
-    label: str
 
 
 @dataclass
@@ -69,40 +63,6 @@ class Field:
 
 
 # --- schema helpers ------------------------------------------------------------------------------
-
-def html_value(const: Any) -> str:
-    if isinstance(const, str):
-        return const
-    return json.dumps(const, ensure_ascii=False)
-
-
-def options_of(node: dict, ui: dict) -> list[Option]:
-    """enum (+ enumNames / ui:enumNames) or oneOf/anyOf of {const, title}; booleans get 是/否."""
-    for keyword in ("oneOf", "anyOf"):
-        branches = node.get(keyword)
-        if isinstance(branches, list) and branches and all(isinstance(b, dict) and "const" in b for b in branches):
-            return [Option(html_value(b["const"]), b["const"], str(b.get("title", _shown(b["const"]))))
-                    for b in branches]
-    enum = node.get("enum")
-    if isinstance(enum, list) and enum:
-        names = ui.get("ui:enumNames") or node.get("enumNames")
-        if not (isinstance(names, list) and len(names) == len(enum)):
-            names = [_shown(v) for v in enum]
-        return [Option(html_value(v), v, str(n)) for v, n in zip(enum, names)]
-    if "const" in node:
-        return [Option(html_value(node["const"]), node["const"], _shown(node["const"]))]
-    if type_of(node) == "boolean":
-        return [Option("true", True, "是"), Option("false", False, "否")]
-    return []
-
-
-def _shown(value: Any) -> str:
-    if value is True:
-        return "是"
-    if value is False:
-        return "否"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
 
 def _has_enum(node: dict) -> bool:
     return bool(node.get("enum")) or any(
@@ -246,7 +206,7 @@ def _describe_if(cond: dict, node: dict, root: dict, prefix: str, ui: dict) -> t
         if not wanted:
             parts.append(f"“{title}”符合条件")
             continue
-        labels = [next((o.label for o in options if o.const == w and type(o.const) is type(w)), _shown(w))
+        labels = [next((o.label for o in options if o.const == w and type(o.const) is type(w)), shown_value(w))
                   for w in wanted]
         parts.append(f"“{title}”为“{'或'.join(labels)}”")
         if len(props) == 1:

@@ -18,11 +18,11 @@ from app.deadlines.sla import current_sla_state
 from app.processes import casemap
 from app.processes import instances as instance_services
 from app.processes.models import InstanceStatus, ProcessInstance
+from app.taskforms.schema import options_of
 from app.tasks import services as task_services
 from app.tasks.models import HumanTask
 from app.web import labels
 from app.web.filters import local_time
-from app.web.formschema import options_of
 
 
 # --- tasks ----------------------------------------------------------------------------------------

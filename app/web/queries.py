@@ -20,9 +20,9 @@ from app.deadlines.sla import current_sla_state
 from app.extensions import db
 from app.numbers import page_number
 from app.processes.models import ProcessDefinition
+from app.taskforms.schema import options_of
 from app.tasks import services as task_services
 from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
-from app.web.formschema import options_of
 
 SLA_FILTERS = ("red", "orange", "yellow", "green", "paused", "none")
 # the API inbox's order (app.tasks.services.list_tasks): soonest due first, then priority
