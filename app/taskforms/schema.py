@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+MAX_ROWS = 200   # rows of one array a form may post
+
 
 @dataclass
 class Option:
@@ -102,3 +104,54 @@ def shown_value(value: Any) -> str:
     if value is False:
         return "否"
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _has_enum(node: dict) -> bool:
+    return bool(node.get("enum")) or any(
+        isinstance(node.get(k), list) and node[k] and all(isinstance(b, dict) and "const" in b for b in node[k])
+        for k in ("oneOf", "anyOf"))
+
+
+def kind_of(node: dict, ui: dict, name: str, root: dict) -> str:
+    """How a field is shown and read back."""
+    widget = ui.get("ui:widget")
+    kind = type_of(node)
+    if widget == "hidden":
+        return "hidden"
+    if kind == "object":
+        return "object" if isinstance(node.get("properties"), dict) else "json"
+    if kind == "array":
+        return _array_kind(resolve(node.get("items"), root))
+    if widget == "file" or (kind == "string" and name.endswith("_file")):
+        return "file"
+    if kind == "boolean":
+        if widget == "select":
+            return "select"
+        return "radio" if widget == "radio" or _has_enum(node) else "checkbox"
+    if _has_enum(node):
+        return "radio" if widget == "radio" else "select"
+    if kind in ("integer", "number"):
+        return kind
+    return _string_kind(node, widget)
+
+
+def _array_kind(items: dict) -> str:
+    if _has_enum(items):
+        return "checkboxes"
+    if type_of(items) in ("object", "string", "integer", "number") and not (
+            type_of(items) == "object" and not isinstance(items.get("properties"), dict)):
+        return "array"
+    return "json"
+
+
+def _string_kind(node: dict, widget: str | None) -> str:
+    fmt = node.get("format")
+    if widget in ("textarea", "password", "email"):
+        return widget
+    if widget == "date" or (fmt == "date" and widget is None):
+        return "date"
+    if widget in ("datetime", "date-time") or (fmt == "date-time" and widget is None):
+        return "datetime"
+    if fmt == "email" and widget is None:
+        return "email"
+    return "text"

@@ -19,8 +19,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from app.calendar import SHANGHAI
 from app.numbers import whole_number
-from app.taskforms.schema import join_path, options_of, ordered_properties, resolve, ui_of
-from app.web.formschema import MAX_ROWS, kind_of
+from app.taskforms.schema import MAX_ROWS, join_path, kind_of, options_of, ordered_properties, resolve, ui_of
 
 ROWS_PREFIX = "__rows__:"     # hidden input: how many rows an array has on the page
 FILE_PREFIX = "__file__:"     # file input beside a file field

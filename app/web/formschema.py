@@ -1,7 +1,8 @@
 """JSON Schema + UI schema -> a tree of fields that the templates render on the server.
 
-The same walk decides how a field is shown (`kind_of`) and how its posted strings are read back
-(app/web/formdata.py), so rendering and parsing cannot disagree. Supported: ui:order (with "*"),
+The schema is read through app/taskforms/schema.py, whose `kind_of` decides both how a field is
+shown and how its posted strings are read back (app/web/formdata.py), so rendering and parsing
+cannot disagree; this module builds only the view model. Supported: ui:order (with "*"),
 ui:widget (textarea, radio, select, checkbox(es), date, datetime, hidden, password, email, file),
 ui:help / description, ui:placeholder, ui:title, ui:readonly, ui:options (rows, inline), enums
 (enum + enumNames, or oneOf/anyOf of const + title), nested objects, arrays of objects or of
@@ -18,10 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from app.calendar import SHANGHAI
-from app.taskforms.schema import (Option, html_value, join_path, options_of, ordered_properties, resolve,
-                                  shown_value, type_of, ui_of)
+from app.taskforms.schema import (MAX_ROWS, Option, html_value, join_path, kind_of, options_of, ordered_properties,
+                                  resolve, shown_value, ui_of)
 
-MAX_ROWS = 200   # rows of one array a form may post
 FORMAT_NAMES = {"cn-id-card": "居民身份证号码", "uscc": "统一社会信用代码", "cn-mobile": "手机号码",
                 "cn-phone": "电话号码", "date": "日期", "date-time": "日期时间", "email": "电子邮箱"}
 
@@ -60,59 +60,6 @@ class Field:
     @property
     def option_values(self) -> set[str]:
         return {o.value for o in self.options}
-
-
-# --- schema helpers ------------------------------------------------------------------------------
-
-def _has_enum(node: dict) -> bool:
-    return bool(node.get("enum")) or any(
-        isinstance(node.get(k), list) and node[k] and all(isinstance(b, dict) and "const" in b for b in node[k])
-        for k in ("oneOf", "anyOf"))
-
-
-def kind_of(node: dict, ui: dict, name: str, root: dict) -> str:
-    """How a field is shown and read back."""
-    widget = ui.get("ui:widget")
-    kind = type_of(node)
-    if widget == "hidden":
-        return "hidden"
-    if kind == "object":
-        return "object" if isinstance(node.get("properties"), dict) else "json"
-    if kind == "array":
-        return _array_kind(resolve(node.get("items"), root))
-    if widget == "file" or (kind == "string" and name.endswith("_file")):
-        return "file"
-    if kind == "boolean":
-        if widget == "select":
-            return "select"
-        return "radio" if widget == "radio" or _has_enum(node) else "checkbox"
-    if _has_enum(node):
-        return "radio" if widget == "radio" else "select"
-    if kind in ("integer", "number"):
-        return kind
-    return _string_kind(node, widget)
-
-
-def _array_kind(items: dict) -> str:
-    if _has_enum(items):
-        return "checkboxes"
-    if type_of(items) in ("object", "string", "integer", "number") and not (
-            type_of(items) == "object" and not isinstance(items.get("properties"), dict)):
-        return "array"
-    return "json"
-
-
-def _string_kind(node: dict, widget: str | None) -> str:
-    fmt = node.get("format")
-    if widget in ("textarea", "password", "email"):
-        return widget
-    if widget == "date" or (fmt == "date" and widget is None):
-        return "date"
-    if widget in ("datetime", "date-time") or (fmt == "date-time" and widget is None):
-        return "datetime"
-    if fmt == "email" and widget is None:
-        return "email"
-    return "text"
 
 
 # --- display values -------------------------------------------------------------------------------
