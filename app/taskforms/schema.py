@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from app.numbers import whole_number
+
 MAX_ROWS = 200   # rows of one array a form may post
 
 
@@ -28,12 +30,29 @@ def resolve(node: Any, root: dict) -> dict:
         ref = node.get("$ref")
         if not (isinstance(ref, str) and ref.startswith("#/")):
             return node
-        target: Any = root
-        for token in ref[2:].split("/"):
-            token = token.replace("~1", "/").replace("~0", "~")
-            target = target.get(token) if isinstance(target, dict) else None
+        try:
+            target = pointer_target(root, ref)
+        except LookupError:
+            target = None
         node = {**(target or {}), **{k: v for k, v in node.items() if k != "$ref"}}
     return node if isinstance(node, dict) else {}
+
+
+def pointer_target(root: Any, ref: str) -> Any:
+    """What a same-document ``#/...`` reference points at; raises LookupError when it does not resolve."""
+    if ref == "#":
+        return root
+    node = root
+    for raw in ref[2:].split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        index = whole_number(token) if isinstance(node, list) else None
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif index is not None and index < len(node):
+            node = node[index]
+        else:
+            raise LookupError(ref)
+    return node
 
 
 def type_of(node: dict) -> str | None:

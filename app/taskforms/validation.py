@@ -8,9 +8,8 @@ from typing import Any, Iterable, Iterator
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from app.numbers import whole_number
-
 from .formats import FORMAT_CHECKER, FORMAT_PROBLEMS
+from .schema import pointer_target
 
 __all__ = ["FormValidator", "check_schema", "format_path"]
 
@@ -79,23 +78,6 @@ def _pointer(parts: Iterable[_PathPart]) -> str:
     return "#" + "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def _resolve_local(root: Any, ref: str) -> Any:
-    """Resolve a same-document ``#/...`` reference; raises LookupError when it does not resolve."""
-    if ref == "#":
-        return root
-    node = root
-    for raw in ref[2:].split("/"):
-        token = raw.replace("~1", "/").replace("~0", "~")
-        index = whole_number(token) if isinstance(node, list) else None
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif index is not None and index < len(node):
-            node = node[index]
-        else:
-            raise LookupError(ref)
-    return node
-
-
 _SUBSCHEMA_LIST_KEYWORDS = ("allOf", "anyOf", "oneOf")
 _SUBSCHEMA_KEYWORDS = ("if", "then", "else", "not")
 
@@ -146,7 +128,7 @@ def _collect_titles(root: Any) -> dict[_NormPath, str]:
             ref = schema.get("$ref")
             if isinstance(ref, str) and ref.startswith("#"):
                 try:
-                    target = _resolve_local(root, ref)
+                    target = pointer_target(root, ref)
                 except LookupError:
                     target = None
                 walk(target, path, depth + 1)
@@ -419,7 +401,7 @@ def check_schema(schema: Any) -> list[str]:
         where = _pointer(parts)
         if ref.startswith("#/") or ref == "#":
             try:
-                _resolve_local(schema, ref)
+                pointer_target(schema, ref)
             except LookupError:
                 problems.append(f"引用无法解析：{ref}（位置 {where}）")
         elif ref.startswith("#"):
