@@ -98,15 +98,14 @@ def html_value(const: Any) -> str:
 
 def options_of(node: dict, ui: dict) -> list[Option]:
     """enum (+ enumNames / ui:enumNames) or oneOf/anyOf of {const, title}; booleans get 是/否."""
-    for keyword in ("oneOf", "anyOf"):
-        branches = node.get(keyword)
-        if isinstance(branches, list) and branches and all(isinstance(b, dict) and "const" in b for b in branches):
-            return [Option(html_value(b["const"]), b["const"], str(b.get("title", shown_value(b["const"]))))
-                    for b in branches]
+    branches = choice_branches(node)
+    if branches:
+        return [Option(html_value(b["const"]), b["const"], str(b.get("title", shown_value(b["const"]))))
+                for b in branches]
     enum = node.get("enum")
     if isinstance(enum, list) and enum:
-        names = ui.get("ui:enumNames") or node.get("enumNames")
-        if not (isinstance(names, list) and len(names) == len(enum)):
+        names = enum_names(node, ui)
+        if names is None:
             names = [shown_value(v) for v in enum]
         return [Option(html_value(v), v, str(n)) for v, n in zip(enum, names)]
     if "const" in node:
@@ -114,6 +113,27 @@ def options_of(node: dict, ui: dict) -> list[Option]:
     if type_of(node) == "boolean":
         return [Option("true", True, "是"), Option("false", False, "否")]
     return []
+
+
+def is_choice_list(branches: Any) -> bool:
+    """Whether oneOf/anyOf branches list choices: a non-empty list of {const, title?}."""
+    return isinstance(branches, list) and bool(branches) and all(
+        isinstance(b, dict) and "const" in b for b in branches)
+
+
+def choice_branches(node: dict) -> list[dict]:
+    """The {const, title?} branches of node's oneOf, else of its anyOf; [] when neither lists choices."""
+    for keyword in ("oneOf", "anyOf"):
+        if is_choice_list(node.get(keyword)):
+            return node[keyword]
+    return []
+
+
+def enum_names(node: dict, ui: dict | None = None) -> list | None:
+    """The names of node's enum values (ui:enumNames, else enumNames); None unless there is one per value."""
+    enum = node.get("enum")
+    names = (ui or {}).get("ui:enumNames") or node.get("enumNames")
+    return names if isinstance(enum, list) and isinstance(names, list) and len(names) == len(enum) else None
 
 
 def shown_value(value: Any) -> str:
@@ -126,9 +146,7 @@ def shown_value(value: Any) -> str:
 
 
 def _has_enum(node: dict) -> bool:
-    return bool(node.get("enum")) or any(
-        isinstance(node.get(k), list) and node[k] and all(isinstance(b, dict) and "const" in b for b in node[k])
-        for k in ("oneOf", "anyOf"))
+    return bool(node.get("enum")) or bool(choice_branches(node))
 
 
 def kind_of(node: dict, ui: dict, name: str, root: dict) -> str:

@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from .formats import FORMAT_CHECKER, FORMAT_PROBLEMS
-from .schema import pointer_target
+from .schema import enum_names, is_choice_list, pointer_target
 
 __all__ = ["FormValidator", "check_schema", "format_path"]
 
@@ -274,8 +274,8 @@ class FormValidator:
             types = value if isinstance(value, list) else [value]
             return "应为" + "或".join(_TYPE_NAMES.get(t, str(t)) for t in types)
         if kw == "enum":
-            names = schema.get("enumNames")
-            if isinstance(names, list) and isinstance(value, list) and len(names) == len(value):
+            names = enum_names(schema)   # the enum of `schema` is `value`
+            if names is not None:
                 shown = [_fmt_value(n) for n in names]
             else:
                 shown = [_fmt_value(v) for v in value]
@@ -313,7 +313,7 @@ class FormValidator:
         if kw == "maxProperties":
             return f"最多允许填写{value}项"
         if kw in ("oneOf", "anyOf"):
-            if isinstance(value, list) and value and all(isinstance(b, dict) and "const" in b for b in value):
+            if is_choice_list(value):
                 shown = [_fmt_value(b["title"]) if "title" in b else _fmt_value(b["const"]) for b in value]
                 return f"取值无效，可选值：{_fmt_list(shown)}"
             if kw == "oneOf" and not err.context:
