@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from app.numbers import whole_number
 
@@ -88,6 +88,17 @@ def ui_of(ui: Any, name: str) -> dict:
 
 def join_path(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
+
+
+def format_path(parts: Iterable[str | int]) -> str:
+    """Render a data path as ``a.b[0].c``; the root is the empty string."""
+    out: list[str] = []
+    for p in parts:
+        if isinstance(p, int):
+            out.append(f"[{p}]")
+        else:
+            out.append(f".{p}" if out else str(p))
+    return "".join(out)
 
 
 def html_value(const: Any) -> str:

@@ -9,9 +9,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from .formats import FORMAT_CHECKER, FORMAT_PROBLEMS
-from .schema import enum_names, is_choice_list, pointer_target
+from .schema import enum_names, format_path, is_choice_list, pointer_target
 
-__all__ = ["FormValidator", "check_schema", "format_path"]
+__all__ = ["FormValidator", "check_schema"]
 
 ROOT_LABEL = "表单"
 _MAX_LISTED = 20
@@ -43,17 +43,6 @@ _DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "enumNames"}
 
 _PathPart = str | int
 _NormPath = tuple[str | None, ...]  # list indexes replaced by None
-
-
-def format_path(parts: Iterable[_PathPart]) -> str:
-    """Render a data path as ``a.b[0].c``; the root is the empty string."""
-    out: list[str] = []
-    for p in parts:
-        if isinstance(p, int):
-            out.append(f"[{p}]")
-        else:
-            out.append(f".{p}" if out else str(p))
-    return "".join(out)
 
 
 def _norm(parts: Iterable[_PathPart]) -> _NormPath:

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from app.taskforms.validation import FormValidator, check_schema, format_path
+from app.taskforms.schema import format_path
+from app.taskforms.validation import FormValidator, check_schema
 
 # ----------------------------------------------------------------------------- schemas
 COMPLAINT_SCHEMA = {
