@@ -87,18 +87,21 @@ def ui_of(ui: Any, name: str) -> dict:
 
 
 def join_path(prefix: str, name: str) -> str:
+    """The data path of property `name` of the object at `prefix` ("" is the form itself)."""
     return f"{prefix}.{name}" if prefix else name
 
 
+def row_path(path: str, index: int) -> str:
+    """The data path of row `index` of the array at `path`."""
+    return f"{path}[{index}]"
+
+
 def format_path(parts: Iterable[str | int]) -> str:
-    """Render a data path as ``a.b[0].c``; the root is the empty string."""
-    out: list[str] = []
-    for p in parts:
-        if isinstance(p, int):
-            out.append(f"[{p}]")
-        else:
-            out.append(f".{p}" if out else str(p))
-    return "".join(out)
+    """Keys and indexes spelt as a data path, ``a.b[0].c``, the way the fields are named; the root is ""."""
+    path = ""
+    for part in parts:
+        path = row_path(path, part) if isinstance(part, int) else join_path(path, str(part))
+    return path
 
 
 def html_value(const: Any) -> str:

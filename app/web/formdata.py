@@ -19,7 +19,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from app.calendar import SHANGHAI
 from app.numbers import whole_number
-from app.taskforms.schema import MAX_ROWS, join_path, kind_of, options_of, ordered_properties, resolve, ui_of
+from app.taskforms.schema import (MAX_ROWS, join_path, kind_of, options_of, ordered_properties, resolve, row_path,
+                                  ui_of)
 
 ROWS_PREFIX = "__rows__:"     # hidden input: how many rows an array has on the page
 FILE_PREFIX = "__file__:"     # file input beside a file field
@@ -187,10 +188,10 @@ class _Reader:
         item_ui = ui_of(ui, "items")
         rows = []
         for index in range(count):
-            value = self.value(items, item_ui, f"{path}[{index}]", name, False)
+            value = self.value(items, item_ui, row_path(path, index), name, False)
             if value is not _ABSENT:
                 rows.append(value)
-            elif f"{path}[{index}]" in self.sub.raw:
+            elif row_path(path, index) in self.sub.raw:
                 rows.append(None)   # keeps the indexes of later rows (the row's raw text is kept)
         if not rows and required:
             return _ABSENT

@@ -20,7 +20,7 @@ from typing import Any
 
 from app.calendar import SHANGHAI
 from app.taskforms.schema import (MAX_ROWS, Option, html_value, join_path, kind_of, options_of, ordered_properties,
-                                  resolve, shown_value, ui_of)
+                                  resolve, row_path, shown_value, ui_of)
 
 FORMAT_NAMES = {"cn-id-card": "居民身份证号码", "uscc": "统一社会信用代码", "cn-mobile": "手机号码",
                 "cn-phone": "电话号码", "date": "日期", "date-time": "日期时间", "email": "电子邮箱"}
@@ -304,7 +304,7 @@ class FormView:
         item_ui = ui_of(ui, "items")
         item.item_label = str(items.get("title") or item.label)
         for index, row in enumerate(rows[:MAX_ROWS]):
-            child = self._field(items, item_ui, f"{item.path}[{index}]", item.name, row, False)
+            child = self._field(items, item_ui, row_path(item.path, index), item.name, row, False)
             child.label = f"{item.item_label} 第{index + 1}项"
             item.children.append(child)
         max_items = node.get("maxItems")
