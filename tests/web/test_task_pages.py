@@ -150,3 +150,21 @@ def test_a_task_held_by_someone_else_is_shown_but_cannot_be_submitted(units, bro
     resp = browser.post(f"/tasks/{task.id}", {**REGISTER_FORM, "action": "complete"})
     assert resp.status_code == 303
     assert open_task(instance.id, "register").status == "ready"
+
+
+def test_a_completed_task_shows_what_was_submitted_read_only(units, browser, api):
+    from tests.web.helpers import complete_register
+    instance, case = start_case()
+    task = complete_register((instance, case))
+    browser.login("intake1")
+    html = browser.text(browser.get(f"/tasks/{task.id}"))
+    assert 'class="taskform"' not in html and "提交办理" not in html        # nothing to fill in any more
+    assert "提交的内容" in html
+    submitted = html.split("提交的内容", 1)[1]
+    for shown in (START["company_name"], USCC_OK, "电话", "工程款"):
+        assert shown in submitted, shown
+    assert "未填写" not in html                                             # instructions are not refilled from nothing
+    assert "办理人" in html and "受理员" in html                            # who completed it
+    # the API gives the same data
+    body = api.get(f"/api/v1/tasks/{task.id}", user="intake1").get_json()
+    assert body["data"]["uscc"] == USCC_OK and body["data"]["company_name"] == START["company_name"]
