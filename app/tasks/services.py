@@ -118,14 +118,28 @@ def task_details(task: HumanTask, viewer: User | None = None) -> dict:
     if task.status == TaskStatus.READY:
         data = engine.read(bundle.process, instance.id, instance.rev,
                            processes.state_loader(instance))["task_data"].get(task.spiff_task_id, {})
+    elif task.status == TaskStatus.COMPLETED:
+        data = submitted_data(task)
     case = db.session.get(Case, task.case_id) if task.case_id else None
     data = privacy.guard(data, viewer, case, instance.id)
     return {
         "task": task, "instance": instance, "definition": bundle,
         "form_schema": bundle.forms.get(meta.get("form")) if meta.get("form") else None,
         "ui_schema": bundle.forms.get(meta.get("ui_form")) if meta.get("ui_form") else None,
-        "instructions": render_instructions(meta.get("instructions"), data), "data": data,
+        # the instructions guide the person doing the step: a finished step's data is only what was submitted
+        "instructions": render_instructions(meta.get("instructions"), data) if task.status == TaskStatus.READY
+        else None,
+        "data": data,
     }
+
+
+def submitted_data(task: HumanTask) -> dict:
+    """What was submitted when the task was completed (its completion's audit record), unmasked."""
+    data = db.session.execute(
+        sa.select(AuditEvent.data).where(AuditEvent.instance_id == task.instance_id,   # ix_audit_event_instance_id_id
+                                         AuditEvent.human_task_id == task.id, AuditEvent.action == AuditAction.COMPLETE)
+        .order_by(AuditEvent.id.desc()).limit(1)).scalar_one_or_none()
+    return data if isinstance(data, dict) else {}
 
 
 _jinja = ImmutableSandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)  # cannot mutate data

@@ -18,7 +18,7 @@ from app.deadlines.sla import current_sla_state
 from app.processes import casemap
 from app.processes import instances as instance_services
 from app.processes.models import InstanceStatus, ProcessInstance
-from app.taskforms.schema import options_of
+from app.taskforms.schema import options_of, ordered_properties, resolve, ui_of
 from app.tasks import services as task_services
 from app.tasks.models import HumanTask
 from app.web import labels
@@ -41,6 +41,8 @@ class TaskPage:
     can_act: bool
     assignee: str | None
     sla: str | None
+    submitted: list[tuple[str, str]] = field(default_factory=list)   # a completed task's data, for reading
+    completed_by: str | None = None
 
 
 def task_page(task_id: int, user: User) -> TaskPage:
@@ -60,7 +62,46 @@ def task_page(task_id: int, user: User) -> TaskPage:
     return TaskPage(task=task, instance=details["instance"], definition=details["definition"], case=case,
                     schema=schema, ui=details["ui_schema"], instructions=details["instructions"],
                     values=values, from_draft=from_draft, can_act=task_services.can_act(user, task),
-                    assignee=user_names([task.assignee_id]).get(task.assignee_id), sla=current_sla_state(task))
+                    assignee=user_names([task.assignee_id]).get(task.assignee_id), sla=current_sla_state(task),
+                    submitted=submitted_rows(schema, details["ui_schema"], data) if task.status != "ready" else [],
+                    completed_by=user_names([task.completed_by_id]).get(task.completed_by_id))
+
+
+def submitted_rows(schema: dict | None, ui: dict | None, data: dict) -> list[tuple[str, str]]:
+    """(field title, value in words) for the data a form took, in the form's order: option titles
+    instead of codes, the rows of a table as their columns' titles and values."""
+    if not isinstance(schema, dict):
+        return [(key, labels.value_text(value)) for key, value in data.items()]
+    ui = ui if isinstance(ui, dict) else {}
+    props = schema.get("properties") or {}
+    rows = []
+    for name in ordered_properties(schema, ui):
+        if name not in data:
+            continue
+        node = resolve(props.get(name), schema)
+        rows.append((str(node.get("title") or name), _value_words(node, ui_of(ui, name), data[name], schema)))
+    return rows
+
+
+def _value_words(node: dict, ui: dict, value: Any, root: dict) -> str:
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        items = resolve(node.get("items"), root)
+        return "；".join(_object_words(items, ui_of(ui, "items"), v, root) for v in value)
+    if isinstance(value, dict):
+        return _object_words(node, ui, value, root)
+    options_node = resolve(node.get("items"), root) if isinstance(value, list) else node
+    options = {o.const: o.label for o in options_of(options_node, ui) if isinstance(o.const, (str, int))}
+    return labels.value_text(value, options)
+
+
+def _object_words(node: dict, ui: dict, value: dict, root: dict) -> str:
+    props = node.get("properties") or {}
+    parts = []
+    for name in ordered_properties(node, ui):
+        if name in value and value[name] not in (None, "", []):
+            child = resolve(props.get(name), root)
+            parts.append(f"{child.get('title') or name}：{_value_words(child, ui_of(ui, name), value[name], root)}")
+    return "，".join(parts) or "—"
 
 
 # --- cases ----------------------------------------------------------------------------------------
