@@ -253,6 +253,10 @@ class FormValidator:
                 yield at_field(_FORMAT_HINTS.get(value, f"格式不正确（应为 {value} 格式）"))
             return
 
+        custom = schema.get("errorMessage")   # the form's own words for a keyword (ajv-errors style)
+        if isinstance(custom, dict) and isinstance(custom.get(kw), str) and custom[kw].strip():
+            yield at_field(custom[kw].strip())
+            return
         yield at_field(self._detail(err, kw, value, instance, schema))
 
     @staticmethod
@@ -280,7 +284,7 @@ class FormValidator:
         if kw == "maxLength":
             return f"长度不能超过{value}个字符（当前{len(instance)}个）"
         if kw == "pattern":
-            return f"格式不正确（应符合规则 {value}）"
+            return "格式不正确"   # a regex means nothing to a caseworker: errorMessage.pattern says it in words
         if kw == "minimum":
             return f"不能小于{_fmt_value(value)}"
         if kw == "maximum":
