@@ -91,6 +91,9 @@ def register_error_handlers(app: Flask) -> None:
             body["code"] = "validation_failed"
             body["message"] = "请求参数有误"
             body["fields"] = _flatten_messages(messages)
+            if body["fields"] == {"json": ["Invalid JSON body."]}:   # webargs' own words for a broken body
+                body["message"] = "请求体不是合法的 JSON"
+                body["fields"] = {"json": ["不是合法的 JSON"]}
         return respond(status, {"error": body})
 
     @app.errorhandler(Exception)

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from app.api.common import require_user
+from app.api.schemas import StrictSchema
 from app.designer import migrate as migration
 from app.designer import services
 from app.errors import FormInvalid
@@ -20,11 +21,6 @@ XML_BODY_DOC = {"requestBody": {"content": {
 
 
 # --- schemas ----------------------------------------------------------------------------------
-
-class StrictSchema(Schema):
-    class Meta:
-        ordered = True
-
 
 class XmlSchema(StrictSchema):
     class Meta:

@@ -3,9 +3,70 @@ from app.deadlines.sla import current_sla_state
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 
+# marshmallow's own messages are English; the API answers people in Chinese (issue #12). A field or
+# validator given its own message keeps it.
+_FIELD_MESSAGES = {
+    fields.Field: {"required": "必填", "null": "不能为空", "validator_failed": "取值无效"},
+    fields.String: {"invalid": "应为字符串", "invalid_utf8": "应为 UTF-8 编码的字符串"},
+    fields.Number: {"invalid": "应为数字", "too_large": "数值过大"},
+    fields.Integer: {"invalid": "应为整数"},
+    fields.Float: {"special": "不允许 NaN 或无穷大"},
+    fields.Boolean: {"invalid": "应为 true 或 false"},
+    fields.DateTime: {"invalid": "应为 ISO 8601 日期时间", "invalid_awareness": "日期时间的时区不符合要求",
+                      "format": "无法按日期时间格式输出"},
+    fields.Date: {"invalid": "应为日期 YYYY-MM-DD", "format": "无法按日期格式输出"},
+    fields.Mapping: {"invalid": "应为 JSON 对象"},
+    fields.List: {"invalid": "应为数组"},
+    fields.Nested: {"type": "应为 JSON 对象"},
+}
+
+
+def _in_chinese(field: fields.Field) -> None:
+    """Replace the library's default messages of a field (and of its validators and inner fields)."""
+    library, chinese = {}, {}
+    for cls in reversed(type(field).__mro__):
+        library.update(getattr(cls, "default_error_messages", {}))
+        chinese.update(_FIELD_MESSAGES.get(cls, {}))
+    for key, message in chinese.items():
+        if field.error_messages.get(key) == library.get(key):
+            field.error_messages[key] = message
+    for validator in field.validators:
+        if getattr(validator, "error", "") in (None, getattr(type(validator), "default_message", None)):
+            validator.error = _validator_message(validator)
+    for inner in (getattr(field, "inner", None), getattr(field, "key_field", None),
+                  getattr(field, "value_field", None)):
+        if isinstance(inner, fields.Field):
+            _in_chinese(inner)
+
+
+def _validator_message(validator) -> str | None:
+    if isinstance(validator, validate.OneOf):
+        return "取值无效，可选：{choices}"
+    if isinstance(validator, validate.Range):
+        low = "应不小于 {min}" if validator.min_inclusive else "应大于 {min}"
+        high = "应不大于 {max}" if validator.max_inclusive else "应小于 {max}"
+        if validator.min is not None and validator.max is not None:
+            return "应在 {min} 至 {max} 之间" if validator.min_inclusive and validator.max_inclusive else f"{low}，且{high}"
+        return low if validator.min is not None else high
+    if isinstance(validator, validate.Length):
+        if validator.equal is not None:
+            return "长度应为 {equal}"
+        if validator.min is not None and validator.max is not None:
+            return "长度应在 {min} 至 {max} 之间"
+        return "长度应不少于 {min}" if validator.min is not None else "长度应不超过 {max}"
+    return "取值无效"
+
+
 class StrictSchema(Schema):
+    """The API's base schema: ordered, and every validation message in Chinese."""
+
+    error_messages = {"unknown": "不是可接受的字段", "type": "应为 JSON 对象"}
+
     class Meta:
         ordered = True
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        _in_chinese(field_obj)
 
 
 class TokenRequestSchema(StrictSchema):
