@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from app.cases import services
 from app.cases.uploads import ALLOWED_TEXT, UploadRefused
 from app.errors import AppError
-from app.web import pages
+from app.web import labels, pages
 
 bp = Blueprint("cases", __name__)
 
@@ -60,7 +60,7 @@ def upload(case_id: int):
         row = services.add_attachment(_user(), upload, case_id=case_id)
     except UploadRefused as exc:
         return _render(case_id, upload_error=exc.message, status=exc.status)
-    flash(f"已上传附件“{row.filename}”", "success")
+    flash(f"已上传附件{labels.quoted(row.filename)}", "success")
     return redirect(url_for("cases.show", case_id=case_id, _anchor="attachments"), code=303)
 
 

@@ -33,6 +33,11 @@ def action(code: str) -> str:
     return ACTIONS.get(code, code)
 
 
+def quoted(name: str) -> str:
+    """A name in “ ” quotes, or in 「」 when it has quotes of its own (开办运输企业“一件事”)."""
+    return f"「{name}」" if any(q in name for q in "“”\"") else f"“{name}”"
+
+
 def value_text(value: Any, options: dict | None = None) -> str:
     """A data value for people: 是/否, lists joined with 、, option titles instead of codes."""
     options = options or {}

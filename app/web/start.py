@@ -9,7 +9,7 @@ from app.errors import Forbidden, FormInvalid, ProcessDefinitionError
 from app.numbers import whole_number
 from app.processes.running import start_process
 from app.processes.versions import can_start, get_bundle, get_latest_definition, list_definitions_for
-from app.web import forms
+from app.web import forms, labels
 from app.web.formschema import FormView
 
 bp = Blueprint("start", __name__, url_prefix="/start")
@@ -69,6 +69,6 @@ def submit(key: str):
         return _render(bundle, schema, ui, sub.data, raw=sub.raw, message=exc.message, status=exc.status)
     uploaded = FormView(schema or {}, ui, sub.data).file_values()
     services.link_pending_attachments(user, [n for n in map(whole_number, uploaded) if n is not None], case.id)
-    flash(f"已发起“{bundle.name}”，案件编号 {case.number}", "success")
+    flash(f"已发起{labels.quoted(bundle.name)}，案件编号 {case.number}", "success")
     return redirect(url_for("cases.show", case_id=case.id), code=303)
 

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from app.errors import Conflict, FormInvalid, ProcessDefinitionError
 from app.tasks import services as task_services
-from app.web import forms, pages, queries
+from app.web import forms, labels, pages, queries
 from app.web.auth import safe_next
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -34,7 +34,7 @@ def _back(default: str) -> str:
 def claim(task_id: int):
     try:
         task = task_services.claim_task(task_id, _user())
-        flash(f"已认领任务“{task.name}”", "success")
+        flash(f"已认领任务{labels.quoted(task.name)}", "success")
     except Conflict as exc:
         flash(exc.message, "error")
     return redirect(_back(url_for("tasks.inbox")), code=303)
@@ -45,7 +45,7 @@ def claim(task_id: int):
 def unclaim(task_id: int):
     try:
         task = task_services.unclaim_task(task_id, _user())
-        flash(f"已将任务“{task.name}”退回组内", "success")
+        flash(f"已将任务{labels.quoted(task.name)}退回组内", "success")
     except Conflict as exc:
         flash(exc.message, "error")
     return redirect(_back(url_for("tasks.inbox")), code=303)
@@ -105,7 +105,7 @@ def _complete(page, sub):
     except ProcessDefinitionError as exc:
         flash(exc.message, "error")
         return redirect(url_for("tasks.show", task_id=task.id), code=303)
-    flash(f"“{task.name}”已办理完成", "success")
+    flash(f"{labels.quoted(task.name)}已办理完成", "success")
     if task.case_id is not None:
         return redirect(url_for("cases.show", case_id=task.case_id), code=303)
     return redirect(url_for("tasks.inbox"), code=303)

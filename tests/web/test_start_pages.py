@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.cases.models import Case
 from app.cases.records import Attachment
-from tests.web.helpers import PNG, USCC_BAD, USCC_OK
+from tests.web.helpers import FIXTURE_BPMN, PNG, USCC_BAD, USCC_OK
 
 FORM = {"title": "工程尾款逾期未付", "channel": "hotline_12345", "district": "蓬江区", "complainant_name": "梁志强",
         "phone": "13800000001", "company_name": "江门市示例五金制品有限公司", "uscc": USCC_OK, "unit": "unit_a"}
@@ -82,3 +82,25 @@ def test_the_complaint_start_form_renders_from_the_shipped_forms(seeded, browser
     positions = [html.index(f'name="{name}"') for name in order]
     assert positions == sorted(positions)                                        # ui:order
     assert "请选择来源渠道" in html and "12345政务服务便民热线" in html
+
+
+def test_a_process_name_with_quotes_is_not_quoted_again(units, browser, tmp_path):
+    from app.processes.services import deploy_file
+    from tests.web.helpers import FIXTURE_FORMS
+    source = next(p for p in FIXTURE_BPMN if p.name == "web_restricted.bpmn").read_text(encoding="utf-8")
+    quoted = tmp_path / "web_quoted.bpmn"
+    quoted.write_text(source.replace('id="web_restricted"', 'id="web_quoted"')
+                      .replace('name="受理员专用流程"', 'name="受理员专用“一件事”"'), encoding="utf-8")
+    assert not deploy_file(quoted, forms_dir=str(FIXTURE_FORMS))[0].problems
+    browser.login("intake1")
+    resp = browser.post("/start/web_quoted", {"action": "start"})
+    assert resp.status_code == 303
+    html = browser.text(browser.get(resp.headers["Location"]))
+    assert "已发起「受理员专用“一件事”」" in html and "“受理员专用“" not in html
+
+
+def test_quoted_names():
+    from app.web.labels import quoted
+    assert quoted("复核") == "“复核”"
+    assert quoted("开办运输企业“一件事”") == "「开办运输企业“一件事”」"
+    assert quoted('报告"草稿"') == '「报告"草稿"」'
