@@ -96,6 +96,9 @@ class ParsedProcess:
     referenced_dmn: set[str] = field(default_factory=set)
     start_messages: dict[str, str] = field(default_factory=dict)   # message name -> start event id
     start_cycle: str | None = None   # a timer start's ISO cycle, e.g. "R/P7D": the app starts it periodically
+    # the start events a person can use (a none or a message start; not a timer, signal or condition)
+    has_manual_start: bool = True
+    start_lanes: list[str] = field(default_factory=list)   # the lanes of those start events
 
 
 class _WuyiUserTaskParser(UserTaskParser):
@@ -485,6 +488,12 @@ def _describe(key, proc_el, spec, subprocess_specs, decisions) -> ParsedProcess:
     start_messages = {messages.get(ref, ref): start.get("id")
                       for start in proc_el.xpath("./bpmn:startEvent", namespaces=NS)
                       for ref in start.xpath("./bpmn:messageEventDefinition/@messageRef", namespaces=NS)}
+    manual_starts = [start.get("id") for start in proc_el.xpath("./bpmn:startEvent", namespaces=NS)
+                     if not start.xpath("./*[contains(local-name(), 'EventDefinition')]")
+                     or start.xpath("./bpmn:messageEventDefinition", namespaces=NS)]
+    start_lanes = list(dict.fromkeys(
+        lane.get("name") or lane.get("id") for start_id in manual_starts
+        for lane in proc_el.xpath(".//bpmn:lane[bpmn:flowNodeRef = $id]", namespaces=NS, id=start_id)))
     cycles = proc_el.xpath("./bpmn:startEvent/bpmn:timerEventDefinition/bpmn:timeCycle/text()", namespaces=NS)
     start_cycle = cycles[0].strip().strip("'\"") if cycles else None
     for prop in ("formJsonSchemaFilename", "formUiSchemaFilename"):
@@ -500,7 +509,8 @@ def _describe(key, proc_el, spec, subprocess_specs, decisions) -> ParsedProcess:
         starter_groups=[g.strip() for g in starters.split(",") if g.strip()],
         has_timers=has_timers, referenced_forms=forms,
         referenced_dmn={decisions[d] for d in used_decisions if d in decisions},
-        start_messages=start_messages, start_cycle=start_cycle)
+        start_messages=start_messages, start_cycle=start_cycle,
+        has_manual_start=bool(manual_starts), start_lanes=start_lanes)
 
 
 def _has_timer(event_definition) -> bool:

@@ -23,7 +23,7 @@ from app.errors import Conflict, Forbidden, FormInvalid, NotFound, ProcessDefini
 from app.extensions import db
 from app.processes import casemap
 from app.processes.models import InstanceStatus, ProcessInstance
-from app.processes.versions import Bundle, can_start, get_bundle, get_latest_definition, validate_form
+from app.processes.versions import Bundle, get_bundle, get_latest_definition, start_refusal, validate_form
 from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus, outcome_of
 
 
@@ -247,8 +247,9 @@ def start_process(key: str, data: dict, actor: User | None, message: str | None 
     """
     definition = get_latest_definition(key)
     bundle = get_bundle(definition.id)
-    if actor is not None and not can_start(actor, bundle):
-        raise Forbidden("您不在可发起该流程的用户组中")
+    refusal = start_refusal(actor, bundle) if actor is not None else None
+    if refusal:
+        raise Forbidden(refusal)
     if actor is not None or bundle.meta.get("start_form"):   # the scheduler's own start data has no form
         data = validate_form(bundle, bundle.meta.get("start_form"), dict(data or {}))
     message = start_message_for(bundle, data, message)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from app import engine
 from app.auth.models import User
+from app.auth.services import lane_group_names
 from app.errors import FormInvalid, NotFound
 from app.extensions import db
 from app.processes.models import ProcessDefinition
@@ -88,9 +89,24 @@ def get_latest_definition(key: str) -> ProcessDefinition:
 
 # --- permissions -------------------------------------------------------------------------------
 
+def start_refusal(user: User, bundle: Bundle) -> str | None:
+    """Why `user` may not start this version by hand, in Chinese; None when they may. Who may: the
+    groups of its start lanes (its candidateStarterGroups when it names them) and administrators; a
+    process without lanes and without candidateStarterGroups is open to everyone logged in. A
+    process that only a timer starts is the scheduler's: nobody's."""
+    process = bundle.process
+    if not process.has_manual_start:
+        return "该流程由系统定时发起，不能手动发起"
+    if user.is_admin:
+        return None
+    groups = bundle.meta.get("starter_groups") or lane_group_names(process.start_lanes)
+    if not groups or user.group_names & set(groups):
+        return None
+    return "您不在可发起该流程的用户组中"
+
+
 def can_start(user: User, bundle: Bundle) -> bool:
-    starters = bundle.meta.get("starter_groups") or []
-    return user.is_admin or not starters or bool(user.group_names & set(starters))
+    return start_refusal(user, bundle) is None
 
 
 def validate_form(bundle: Bundle, form_path: str | None, data: dict) -> dict:

@@ -8,7 +8,7 @@ from app.cases import services
 from app.errors import Forbidden, FormInvalid, ProcessDefinitionError
 from app.numbers import whole_number
 from app.processes.running import start_process
-from app.processes.versions import can_start, get_bundle, get_latest_definition, list_definitions_for
+from app.processes.versions import get_bundle, get_latest_definition, list_definitions_for, start_refusal
 from app.web import forms, labels
 from app.web.formschema import FormView
 
@@ -29,8 +29,9 @@ def index():
 def _startable(key: str):
     """The latest version of a process the user may start. Raises NotFound, Forbidden."""
     bundle = get_bundle(get_latest_definition(key).id)
-    if not can_start(_user(), bundle):
-        raise Forbidden("您不在可发起该流程的用户组中")
+    refusal = start_refusal(_user(), bundle)
+    if refusal:
+        raise Forbidden(refusal)
     schema = bundle.forms.get(bundle.meta.get("start_form")) if bundle.meta.get("start_form") else None
     ui = bundle.forms.get(bundle.meta.get("start_ui_form")) if bundle.meta.get("start_ui_form") else None
     return bundle, schema, ui
