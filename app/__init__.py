@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, render_template
+from flask import Flask, redirect, render_template, url_for
 from sqlalchemy import event
 
 from app.config import Config, config_for_env
@@ -97,6 +97,10 @@ def register_blueprints(app: Flask) -> None:
     @app.get("/")
     def home():
         return render_template("home.html")
+
+    @app.get("/favicon.ico")   # browsers ask for it on their own, whatever the page links
+    def favicon():
+        return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 def register_error_handlers(app: Flask) -> None:
