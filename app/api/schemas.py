@@ -39,7 +39,7 @@ def _in_chinese(field: fields.Field) -> None:
             _in_chinese(inner)
 
 
-def _validator_message(validator) -> str | None:
+def _validator_message(validator) -> str:
     if isinstance(validator, validate.OneOf):
         return "取值无效，可选：{choices}"
     if isinstance(validator, validate.Range):
