@@ -159,9 +159,9 @@ def _check_long_running(cmd: str, env: dict, cwd: Path) -> None:
                         return
                 else:
                     try:
-                        if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                        if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200:
                             return
-                    except requests.ConnectionError:
+                    except (requests.ConnectionError, requests.Timeout):   # still booting (a loaded machine)
                         pass
                 time.sleep(0.2)
             raise AssertionError(f"{cmd} did not come up:\n{log.read_text()}")

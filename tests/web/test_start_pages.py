@@ -85,7 +85,7 @@ def test_the_complaint_start_form_renders_from_the_shipped_forms(seeded, browser
 
 
 def test_a_process_name_with_quotes_is_not_quoted_again(units, browser, tmp_path):
-    from app.processes.services import deploy_file
+    from app.processes.deploy import deploy_file
     from tests.web.helpers import FIXTURE_FORMS
     source = next(p for p in FIXTURE_BPMN if p.name == "web_restricted.bpmn").read_text(encoding="utf-8")
     quoted = tmp_path / "web_quoted.bpmn"
