@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from jinja2 import ChainableUndefined
+from jinja2 import ChainableUndefined, pass_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from app import engine
+from app import engine, labels
 from app.audit.models import AuditAction, AuditEvent
 from app.auth.models import User
 from app.auth.services import get_user_by_username
@@ -127,8 +127,8 @@ def task_details(task: HumanTask, viewer: User | None = None) -> dict:
         "form_schema": bundle.forms.get(meta.get("form")) if meta.get("form") else None,
         "ui_schema": bundle.forms.get(meta.get("ui_form")) if meta.get("ui_form") else None,
         # the instructions guide the person doing the step: a finished step's data is only what was submitted
-        "instructions": render_instructions(meta.get("instructions"), data) if task.status == TaskStatus.READY
-        else None,
+        "instructions": render_instructions(meta.get("instructions"), data, labels.value_titles(bundle.forms))
+        if task.status == TaskStatus.READY else None,
         "data": data,
     }
 
@@ -142,18 +142,35 @@ def submitted_data(task: HumanTask) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-_jinja = ImmutableSandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)  # cannot mutate data
+_TITLES = "_titles"   # a name no task data may have (engine.check_data_keys refuses a leading underscore)
 
 
-def render_instructions(template: str | None, data: dict) -> str | None:
-    """The task's Markdown instructions with {{ placeholders }} filled from its data (sandboxed Jinja).
+@pass_context
+def _shown(context, value):
+    """What a {{ placeholder }} prints: a code (a unit's group name, a form choice's value) as its title,
+    a list of them joined with 、. Only the printed value: {% if handler_org == 'jm_scjgj' %} still sees the code."""
+    titles = context.get(_TITLES) or {}
+    if isinstance(value, str):
+        return titles.get(value, value)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return "、".join(titles.get(v, v) for v in value)
+    return value
+
+
+_jinja = ImmutableSandboxedEnvironment(autoescape=False, undefined=ChainableUndefined,   # cannot mutate data
+                                       finalize=_shown)
+
+
+def render_instructions(template: str | None, data: dict, titles: dict[str, str] | None = None) -> str | None:
+    """The task's Markdown instructions with {{ placeholders }} filled from its data (sandboxed Jinja),
+    each printed code replaced by its title from `titles` (labels.value_titles).
 
     The result is Markdown text, not HTML: whoever shows it must render it safely.
     """
     if not template:
         return None
     try:
-        return _jinja.from_string(template).render(**data)
+        return _jinja.from_string(template).render(**data, **{_TITLES: titles or {}})
     except Exception:  # noqa: BLE001 - a designer's template error must not break the task
         return template
 
