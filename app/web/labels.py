@@ -38,8 +38,17 @@ def quoted(name: str) -> str:
     return f"「{name}」" if any(q in name for q in "“”\"") else f"“{name}”"
 
 
+def key_titles(node: dict) -> dict[str, str]:
+    """{key: title} of an object schema's properties (a dict value is shown by its keys' titles)."""
+    props = node.get("properties") if isinstance(node, dict) else None
+    if not isinstance(props, dict):
+        return {}
+    return {key: str(prop.get("title") or key) for key, prop in props.items() if isinstance(prop, dict)}
+
+
 def value_text(value: Any, options: dict | None = None) -> str:
-    """A data value for people: 是/否, lists joined with 、, option titles instead of codes."""
+    """A data value for people: 是/否, lists joined with 、, option titles instead of codes, an object's
+    (or a list of objects') keys by the titles in `options`."""
     options = options or {}
     if value is True:
         return "是"
@@ -49,8 +58,8 @@ def value_text(value: Any, options: dict | None = None) -> str:
         return "—"
     if isinstance(value, list):
         return "、".join(value_text(v, options) for v in value) or "—"
-    if isinstance(value, dict):
-        return "；".join(f"{k}：{value_text(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, dict):   # options: the titles of its keys (key_titles)
+        return "；".join(f"{options.get(k, k)}：{value_text(v)}" for k, v in value.items()) or "—"
     if isinstance(value, str) and value in options:
         return options[value]
     return str(value)

@@ -15,6 +15,7 @@ from app.cases import services as case_services
 from app.cases.models import Case
 from app.cases.records import Attachment, Comment
 from app.deadlines.sla import current_sla_state
+from app.labels import group_title
 from app.processes import casemap
 from app.processes import instances as instance_services
 from app.processes.models import InstanceStatus, ProcessInstance
@@ -174,6 +175,8 @@ def form_fields(bundle) -> dict[str, tuple[str, dict]]:
                 continue
             items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
             options = {o.value: o.label for o in options_of(items or prop, {}) if isinstance(o.const, str)}
+            # an object (or a list of them): its keys' titles, for labels.value_text
+            options = options or labels.key_titles(items or prop)
             found[name] = (str(prop.get("title") or name), options)
     return found
 
@@ -240,7 +243,7 @@ def _summary(page: CasePage) -> list[tuple[str, str]]:
     if "id_number" in data:
         rows.append(("证件号码", shown("id_number")))
     if case.unit:
-        rows.append(("承办单位", case.unit))
+        rows.append(("承办单位", group_title(case.unit)))
     return rows
 
 
