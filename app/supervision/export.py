@@ -2,7 +2,8 @@
 
 The rows come from the same service functions as the page and the API, so an export holds exactly
 what the user may see, masked the same way. CSV is UTF-8 with a BOM (Excel then reads Chinese);
-cells that a spreadsheet would run as a formula are defused with a leading apostrophe.
+cells that a spreadsheet would run as a formula are defused with a leading apostrophe. People read
+them: units, channels and groups by their titles (app/labels), never their codes.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from app import labels
 from app.auth.models import User
 from app.db import utcnow
 from app.errors import AppError
@@ -53,10 +55,10 @@ def _yes(key: str) -> Callable[[dict], object]:
 
 TASK_COLUMNS = [
     Column("任务编号", _get("task_id")), Column("案件编号", _get("case_number")), Column("案件标题", _get("case_title")),
-    Column("流程", _get("process_title")), Column("环节", _get("task_name")), Column("环节标识", _get("bpmn_id")),
-    Column("承办单位", _get("unit")), Column("区县", _get("district")), Column("渠道", _get("channel")),
+    Column("流程", _get("process_title")), Column("环节", _get("task_name")),
+    Column("承办单位", _get("unit_title")), Column("区县", _get("district")), Column("渠道", _get("channel_title")),
     Column("企业名称", _get("company_name")), Column("办理人", _get("assignee_name")),
-    Column("候选用户组", lambda r: "、".join(r.get("candidate_groups") or [])),
+    Column("候选用户组", _get("groups_title")),
     Column("创建时间", _when("created_at")), Column("办理时限", _when("due_at")),
     Column("时限为暂定", _yes("provisional")), Column("状态", _get("sla_label")),
     Column("超期小时", _get("hours_over")), Column("超期工作日", _get("working_days_over")),
@@ -70,7 +72,8 @@ KPI_COLUMNS = [
 INCIDENT_COLUMNS = [
     Column("类型", lambda r: "作业失败" if r["source"] == "job" else "脚本错误"), Column("编号", _get("id")),
     Column("异常种类", _get("kind_label")), Column("发生时间", _when("created_at")),
-    Column("案件编号", _get("case_number")), Column("承办单位", _get("unit")), Column("流程", _get("process_key")),
+    Column("案件编号", _get("case_number")), Column("承办单位", _get("unit_title")),
+    Column("流程", lambda r: queries.PROCESS_TITLES.get(r.get("process_key"), r.get("process_key"))),
     Column("环节", _get("task_name")), Column("出错元素", _get("element")), Column("行号", _get("line")),
     Column("已尝试次数", _get("attempts")), Column("错误信息", _get("message")),
 ]
@@ -124,6 +127,16 @@ def _package(columns, rows, fmt: str, name: str, title: str, now: datetime) -> E
     return Export(render(columns, rows, fmt, title), MIME[fmt], f"{name}-{stamp}.{fmt}")
 
 
+def _titled(rows: list[dict]) -> list[dict]:
+    """The rows with their codes' titles beside them (unit_title, channel_title, groups_title): an
+    export is read by people; the rows themselves keep the codes (the API returns them)."""
+    groups = labels.group_titles()
+    channels = labels.latest_field_options("channel")
+    return [{**row, "unit_title": groups.get(row.get("unit"), row.get("unit")),
+             "channel_title": channels.get(row.get("channel"), row.get("channel")),
+             "groups_title": labels.groups_text(row.get("candidate_groups"), groups)} for row in rows]
+
+
 def _check_size(total: int) -> None:
     if total > MAX_ROWS:
         raise AppError(f"共 {total} 行，超过单次导出上限 {MAX_ROWS} 行，请缩小筛选范围", code="too_many_rows")
@@ -136,7 +149,7 @@ def export_tasks(user: User, kind: str, fmt: str, filters: Filters | None = None
     _check_size(queries.list_tasks(user, kind, filters, sort=sort, within=within, now=now, per_page=1).total)
     page = queries.list_tasks(user, kind, filters, sort=sort, within=within, now=now, limit=MAX_ROWS)
     name = "overdue" if kind == "overdue" else "due-soon"
-    return _package(TASK_COLUMNS, page.items, fmt, name, queries.KIND_TITLES[kind], now)
+    return _package(TASK_COLUMNS, _titled(page.items), fmt, name, queries.KIND_TITLES[kind], now)
 
 
 def export_kpis(user: User, fmt: str, start, end, process: str | None = None, *,
@@ -152,4 +165,4 @@ def export_incidents(user: User, fmt: str, *, now: datetime | None = None) -> Ex
     now = now or utcnow()
     page = queries.list_incidents(user, limit=MAX_ROWS)
     _check_size(page.total)
-    return _package(INCIDENT_COLUMNS, page.items, fmt, "incidents", "流程异常", now)
+    return _package(INCIDENT_COLUMNS, _titled(page.items), fmt, "incidents", "流程异常", now)
