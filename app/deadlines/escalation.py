@@ -13,6 +13,7 @@ from app.calendar import SHANGHAI, SlaState
 from app.deadlines.due import get_calendar
 from app.deadlines.models import JobKind, JobStatus, TimerJob
 from app.extensions import db
+from app.labels import case_number
 from app.notifications.models import NotificationKind
 from app.notifications.services import notify, users_in_groups
 from app.supervision.access import task_units
@@ -67,7 +68,7 @@ def run_deadline_job(job_id: int, now: datetime) -> None:
     handlers = _handlers(task)
     supervisors = _supervisors(task) if order >= 3 else []
     due_text = task.due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if task.due_at else "—"
-    body = f"任务“{task.name}”（案件 {task.case_id}）办理时限 {due_text}。"
+    body = f"任务“{task.name}”（案件 {case_number(task.case_id)}）办理时限 {due_text}。"
     notify(handlers, kind, title, body, case_id=task.case_id, human_task_id=task.id, now=now)
     if supervisors:
         notify(supervisors, kind, f"{title}（抄送）", body, case_id=task.case_id, human_task_id=task.id, now=now)

@@ -17,13 +17,13 @@ from app.audit.models import AuditAction, AuditEvent
 from app.auth.models import ROLE_ADMIN, User
 from app.auth.services import get_user_by_username
 from app.calendar import SHANGHAI
-from app.cases.models import Case
 from app.db import set_committed, utcnow
 from app.deadlines import due as due_dates
 from app.deadlines.models import Incident, JobStatus, TimerJob
 from app.deadlines.services import extend_deadline
 from app.errors import Conflict, Forbidden, FormInvalid, NotFound, ProcessDefinitionError
 from app.extensions import db
+from app.labels import case_number
 from app.notifications.models import NotificationKind
 from app.notifications.services import notify, users_in_groups
 from app.numbers import whole_number
@@ -82,13 +82,6 @@ def _handlers(task: HumanTask) -> list[int]:
     return [task.assignee_id] if task.assignee_id else users_in_groups(task.candidate_groups or [])
 
 
-def _case_number(case_id: int | None) -> str:
-    if case_id is None:
-        return "—"
-    number = db.session.execute(sa.select(Case.number).where(Case.id == case_id)).scalar_one_or_none()
-    return number or str(case_id)
-
-
 def _audit(action: str, actor: User, now: datetime, data: dict, task: HumanTask | None = None, *,
            instance_id: int | None = None, case_id: int | None = None, label: str | None = None) -> AuditEvent:
     event = AuditEvent(at=now, actor_id=actor.id, action=action, data=data,
@@ -129,7 +122,7 @@ def remind_task(task_id: int, user: User, note: str | None, *, now: datetime | N
 
     def work():
         _audit(AuditAction.REMIND, user, now, {"note": text}, task)
-        body = (f"{user.display_name} 催办任务“{task.name}”（案件 {_case_number(task.case_id)}，"
+        body = (f"{user.display_name} 催办任务“{task.name}”（案件 {case_number(task.case_id)}，"
                 f"办理时限 {local_text(task.due_at, '—')}）：{text}")
         notified = _notify(_handlers(task), NotificationKind.REMIND, f"催办：{task.name}", body, now, task, actor=user)
         db.session.commit()
@@ -173,7 +166,7 @@ def supervise_task(task_id: int, user: User, note: str | None, deadline, *,
     def work():
         _audit(AuditAction.SUPERVISE, user, now, {"note": text, "deadline": when.astimezone(SHANGHAI).isoformat()},
                task)
-        body = (f"{user.display_name} 督办任务“{task.name}”（案件 {_case_number(task.case_id)}），"
+        body = (f"{user.display_name} 督办任务“{task.name}”（案件 {case_number(task.case_id)}），"
                 f"请于 {local_text(when, '—')} 前办结：{text}")
         notified = _notify(_handlers(task), NotificationKind.SUPERVISE, f"督办：{task.name}", body, now, task, actor=user)
         db.session.commit()
@@ -213,7 +206,7 @@ def reassign_task(task_id: int, user: User, username: str | None, note: str | No
         previous = db.session.get(User, previous_id) if previous_id else None
         _audit(AuditAction.REASSIGN, user, now, {"note": text, "from": previous.username if previous else None,
                                                  "to": target.username}, task)
-        case_text = _case_number(task.case_id)
+        case_text = case_number(task.case_id)
         notified = _notify([target.id], NotificationKind.ASSIGNED, f"任务改派：{task.name}",
                            f"{user.display_name} 将任务“{task.name}”（案件 {case_text}）改派给您：{text}", now, task, actor=user)
         if previous is not None:
@@ -242,7 +235,7 @@ def decide_extension(task_id: int, user: User, decision: str | None, note: str |
         raise FormInvalid("请选择批准或不批准延期", fields={"decision": ["取值只能是 approve 或 refuse"]})
     text = require_note(note)
     now = now or utcnow()
-    case_text = _case_number(task.case_id)
+    case_text = case_number(task.case_id)
     if decision == "refuse":
         def refuse():
             _audit(AuditAction.REFUSE_EXTENSION, user, now, {"note": text, "days": days}, task)
