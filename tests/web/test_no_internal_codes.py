@@ -105,6 +105,23 @@ def _form_codes(schema) -> set[str]:
     return found
 
 
+def _field_names(schema) -> set[str]:
+    """Every property name anywhere in a JSON Schema (the data keys of a form)."""
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("properties"), dict):
+                found.update(node["properties"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(schema)
+    return found
+
+
 def internal_codes() -> dict[str, set[str]]:
     """The codes no person may read, by kind, from the database: groups, form options, BPMN ids."""
     from app.auth.models import Group, User
@@ -112,17 +129,20 @@ def internal_codes() -> dict[str, set[str]]:
     from app.processes.models import ProcessDefinition
     groups = set(db.session.execute(sa.select(Group.name)).scalars())
     options: set[str] = set()
+    fields: set[str] = set()
     element_ids: set[str] = set()
     for forms, meta, xml in db.session.execute(
             sa.select(ProcessDefinition.forms, ProcessDefinition.meta, ProcessDefinition.bpmn_xml)).all():
         for schema in (forms or {}).values():
             options |= _identifier_codes(_form_codes(schema))
+            fields |= _identifier_codes(_field_names(schema))
         element_ids |= set((meta or {}).get("tasks") or {})
         element_ids |= _identifier_codes(re.findall(r'\bid="([^"]+)"', xml or ""))
     # BPMN ids that are also the codes of groups or options are reported once, as those; a login name
     # that is also a role's name (admin, supervisor) may be shown beside a person's name, as the login
     usernames = set(db.session.execute(sa.select(User.username)).scalars())
-    return {"group": groups - usernames, "option": options - groups, "bpmn id": element_ids - groups - options}
+    return {"group": groups - usernames, "option": options - groups, "bpmn id": element_ids - groups - options,
+            "field": fields - element_ids - groups - options}
 
 
 def _finder(codes: dict[str, set[str]]):
@@ -230,6 +250,7 @@ def test_no_page_export_or_message_shows_an_internal_code(app, db, seeded, make_
     assert {"jm_scjgj", "jm_scjgj_head", "intake"} <= codes["group"]
     assert {"hotline_12345", "sme_platform"} <= codes["option"]
     assert {"sign_in", "extension_unit"} <= codes["bpmn id"]
+    assert {"plate_no", "handler_org"} <= codes["field"]
     find = _finder(codes)
     problems: list[str] = []
     read: dict[str, int] = {}
