@@ -19,6 +19,7 @@ from app.labels import group_title
 from app.processes import casemap
 from app.processes import instances as instance_services
 from app.processes.models import InstanceStatus, ProcessInstance
+from app.supervision.queries import ESCALATION_LABELS
 from app.taskforms.schema import options_of, ordered_properties, resolve, ui_of
 from app.tasks import services as task_services
 from app.tasks.models import HumanTask
@@ -191,30 +192,41 @@ def _details(data: Any, fields: dict) -> list[tuple[str, str]]:
     return out
 
 
-def _action_details(data: Any) -> list[tuple[str, str]]:
-    """A supervisor's 催办/督办/改派/延期 record: its note, deadline, people, in Chinese."""
+def _action_details(data: Any, names: dict[int, str]) -> list[tuple[str, str]]:
+    """A supervisor's 催办/督办/改派/延期 record, or the system's (an escalation, a timer, a migration):
+    its note, times, rung, people, in Chinese."""
     if not isinstance(data, dict):
         return []
     out = []
     for key, title in labels.ACTION_DETAILS.items():
         value = data.get(key)
-        if value in (None, ""):
+        if value in (None, "", []):
             continue
-        if key == "deadline":
+        if key in labels.ACTION_TIMES:
             try:
                 value = local_time(datetime.fromisoformat(str(value)))
             except ValueError:
                 pass
+        elif key == "rung":
+            value = ESCALATION_LABELS.get(value, value)
+        elif key == "notified" and isinstance(value, list):
+            value = [names.get(user_id, "—") for user_id in value]
         out.append((title, labels.value_text(value)))
     return out
 
 
+def _notified(event) -> list[int]:
+    """Whom an escalation notified (user ids in its data)."""
+    data = event.data if isinstance(event.data, dict) else {}
+    return [i for i in data.get("notified") or [] if isinstance(i, int)]
+
+
 def _timeline(history: list, instance: ProcessInstance, fields: dict) -> list[TimelineEntry]:
-    names = user_names({e.actor_id for e in history})
+    names = user_names({e.actor_id for e in history} | {i for e in history for i in _notified(e)})
     entries = []
     for event in history:
         title = event.label or ""
-        details = (_action_details(event.data) if event.action in labels.SUPERVISION_ACTIONS
+        details = (_action_details(event.data, names) if event.action in labels.RECORD_ACTIONS
                    else _details(event.data, fields))
         entries.append(TimelineEntry(event.at, event.action, title,
                                      names.get(event.actor_id) if event.actor_id else "系统", details))
