@@ -11,8 +11,9 @@ case and every task, done ones too. Every notification and every e-mail in the o
 What a person reads must not contain an internal code: a group's name (jm_scjgj, jm_scjgj_head,
 intake, …: every Group.name in the database, except the login names admin, designer and supervisor
 shown beside a person's name), a coded option value of a deployed form (channel hotline_12345,
-result resolved, …: every snake_case oneOf const / enum value), a BPMN element id of a deployed
-version (sign_in, extension_unit, …), or a case's row id ("案件 3" instead of its number).
+result resolved, …: every snake_case oneOf const / enum value), a data key (a form's field names
+such as plate_no, the keys of the audit trail's records such as due_at), a BPMN element id of a
+deployed version (sign_in, extension_unit, …), or a case's row id ("案件 3" instead of its number).
 Only text counts: tags, URLs, form field names and the values of inputs and options (what a form
 submits) are not read, but `title`, `aria-label` and `placeholder` attributes and <option> texts are.
 
@@ -124,6 +125,7 @@ def _field_names(schema) -> set[str]:
 
 def internal_codes() -> dict[str, set[str]]:
     """The codes no person may read, by kind, from the database: groups, form options, BPMN ids."""
+    from app.audit.models import AuditEvent
     from app.auth.models import Group, User
     from app.extensions import db
     from app.processes.models import ProcessDefinition
@@ -138,11 +140,16 @@ def internal_codes() -> dict[str, set[str]]:
             fields |= _identifier_codes(_field_names(schema))
         element_ids |= set((meta or {}).get("tasks") or {})
         element_ids |= _identifier_codes(re.findall(r'\bid="([^"]+)"', xml or ""))
+    # the keys of what the audit trail keeps (a timeline shows its records by their titles)
+    records: set[str] = set()
+    for (data,) in db.session.execute(sa.select(AuditEvent.data).where(AuditEvent.data.is_not(None))).all():
+        if isinstance(data, dict):
+            records |= {k for k in data if re.fullmatch(r"[a-z][a-z0-9_]*", k)}
     # BPMN ids that are also the codes of groups or options are reported once, as those; a login name
     # that is also a role's name (admin, supervisor) may be shown beside a person's name, as the login
     usernames = set(db.session.execute(sa.select(User.username)).scalars())
     return {"group": groups - usernames, "option": options - groups, "bpmn id": element_ids - groups - options,
-            "field": fields - element_ids - groups - options}
+            "field": (fields | records) - element_ids - groups - options - usernames}
 
 
 def _finder(codes: dict[str, set[str]]):
