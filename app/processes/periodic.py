@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from app import engine
-from app.auth.models import Group
 from app.calendar import SHANGHAI
 from app.cases.models import Case, CaseStatus
 from app.db import utcnow
 from app.deadlines.models import JobKind, JobStatus, TimerJob
 from app.extensions import db
+from app.labels import group_titles
 from app.processes.running import start_process
 
 RECURRING_MIN = 2   # cases of the same district and unit in one period that make a problem
@@ -54,8 +54,7 @@ def recurring_problems(since: datetime, until: datetime) -> list[dict]:
     repeated = sorted(((key, numbers) for key, numbers in groups.items() if len(numbers) >= RECURRING_MIN),
                       key=lambda item: -len(item[1]))
     units = {unit for (_, unit), _ in repeated}
-    titles = dict(db.session.execute(sa.select(Group.name, Group.title).where(
-        Group.name.in_(units))).all()) if units else {}
+    titles = group_titles(units)
     return [{"district": district or "未填写", "unit": unit, "unit_name": titles.get(unit, unit),
              "count": len(numbers), "case_numbers": numbers[:CASES_LISTED]}
             for (district, unit), numbers in repeated]
