@@ -85,46 +85,35 @@ def _identifier_codes(values) -> set[str]:
     return {v for v in values if isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", v)}
 
 
+def _nodes(node):
+    """Every object anywhere in a JSON Schema."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _nodes(value)
+
+
 def _form_codes(schema) -> set[str]:
     """Every oneOf/anyOf const and enum value anywhere in a JSON Schema."""
     found: set[str] = set()
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key in ("oneOf", "anyOf"):
-                for option in node.get(key) or []:
-                    if isinstance(option, dict) and "const" in option:
-                        found.add(option["const"])
-            for value in node.get("enum") or []:
-                found.add(value)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-    walk(schema)
+    for node in _nodes(schema):
+        for key in ("oneOf", "anyOf"):
+            found.update(o["const"] for o in node.get(key) or [] if isinstance(o, dict) and "const" in o)
+        found.update(v for v in node.get("enum") or [] if isinstance(v, str))
     return found
 
 
 def _field_names(schema) -> set[str]:
     """Every property name anywhere in a JSON Schema (the data keys of a form)."""
-    found: set[str] = set()
-
-    def walk(node):
-        if isinstance(node, dict):
-            if isinstance(node.get("properties"), dict):
-                found.update(node["properties"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-    walk(schema)
-    return found
+    return {name for node in _nodes(schema) if isinstance(node.get("properties"), dict)
+            for name in node["properties"]}
 
 
 def internal_codes() -> dict[str, set[str]]:
-    """The codes no person may read, by kind, from the database: groups, form options, BPMN ids."""
+    """The codes no person may read, by kind, from the database: groups, form options, data keys, BPMN ids."""
     from app.audit.models import AuditEvent
     from app.auth.models import Group, User
     from app.extensions import db
