@@ -139,15 +139,33 @@ def _finish_common(case, certificates, rating="满意", comment=None):
 
 # --- G-B1: scope ---------------------------------------------------------------------------
 
-def test_dangerous_goods_are_redirected_to_the_city_level(ot, api):
-    case = Case(api, {**SAMPLE, "freight_scope": ["危险货物运输"]})
+@pytest.mark.parametrize("scope", [["普通货运", "危险货物运输"], ["危险货物运输"], ["大型物件运输", "危险货物运输"]])
+def test_dangerous_goods_are_refused_by_the_form_saying_where_to_apply(ot, api, scope):
+    """Issue #12: ticking 危险货物运输 (with 普通货运 or alone) made a case that ended at once, green
+    已办结, the applicant told nothing. It is outside the bundle (city level, 道路运输条例 §24): the
+    start form refuses it at the field, saying where to apply, and no case is made."""
+    from app.cases.models import Case as CaseRow
+    from app.extensions import db
+    from app.processes.models import ProcessInstance
+    resp = api.post("/api/v1/process-definitions/one_thing_transport/start", user="applicant1",
+                    json={"data": {**SAMPLE, "freight_scope": scope}})
+    assert resp.status_code == 422, resp.get_json()
+    body = resp.get_json()
+    fields = body["fields"] if "fields" in body else body["error"]["fields"]
+    assert list(fields) == ["freight_scope"], fields
+    [message] = fields["freight_scope"]
+    assert message.startswith("申请经营范围：") and "危险货物运输" in message and "市级交通运输主管部门" in message
+    assert db.session.query(ProcessInstance).count() == 0 and db.session.query(CaseRow).count() == 0
+
+
+@pytest.mark.parametrize("scope", [["普通货运"], ["货物专用运输（冷藏保鲜）", "大型物件运输"],
+                                   ["普通货运", "货物专用运输（罐式）", "货物专用运输（集装箱）"]])
+def test_every_scope_the_form_accepts_goes_to_a_person_first(ot, api, scope):
+    """Whatever the form accepts, the window's 收件预审 has the case next: no path ends unseen."""
+    case = Case(api, {**SAMPLE, "freight_scope": scope})
     inst = case.inst()
-    assert inst["status"] == "completed" and inst["open_tasks"] == []
-    assert case.completions() == []
-    assert inst["data"]["dangerous_goods"] is True
-    assert "acceptance_no" not in inst["data"]
-    actions = [h["action"] for h in inst["history"]]
-    assert actions[0] == "start"
+    assert inst["status"] == "running" and case.open_ids() == ["precheck"]
+    assert inst["data"]["freight_scope"] == scope
 
 
 def test_all_vehicles_up_to_4500_kg_need_registration_only(ot, api):
