@@ -233,6 +233,12 @@ class FormValidator:
                         yield child, f"{self.label(child)}：必填（已填写{self.label(parts + [prop])}时）"
             return
 
+        custom = schema.get("errorMessage")   # ajv-errors style: a message, or one per keyword
+        custom = custom.get(kw) if isinstance(custom, dict) else custom
+        if isinstance(custom, str) and custom.strip():
+            yield at_field(custom.strip())
+            return
+
         if kw == "additionalProperties":
             props = schema.get("properties") or {}
             patterns = schema.get("patternProperties") or {}

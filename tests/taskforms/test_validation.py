@@ -399,6 +399,19 @@ def test_false_schema_and_unknown_keyword_fallback():
     assert msg.startswith("坐标：不符合要求（") and "Expected at most 1 item" in msg
 
 
+def test_a_form_may_word_a_keyword_s_message_itself():
+    """errorMessage (as ajv-errors has it): one message per keyword, or one for every error of the field."""
+    schema = {"type": "object", "properties": {
+        "scope": {"title": "经营范围", "type": "array", "items": {"enum": ["普通", "危险"]}, "minItems": 1,
+                  "not": {"contains": {"const": "危险"}}, "errorMessage": {"not": "危险货物另行申请"}},
+        "note": {"title": "说明", "type": "string", "maxLength": 2, "errorMessage": "说明太长了"}}}
+    v = FormValidator(schema)
+    assert v.errors({"scope": ["普通", "危险"]}) == {"scope": ["经营范围：危险货物另行申请"]}
+    assert v.errors({"scope": []}) == {"scope": ["经营范围：至少需要1项（当前0项）"]}   # other keywords keep theirs
+    assert v.errors({"scope": ["普通"], "note": "太长的说明"}) == {"note": ["说明：说明太长了"]}
+    assert check_schema({"type": "object", "properties": {"scope": schema["properties"]["scope"]}}) == []
+
+
 def test_whole_form_type_error(complaint):
     assert complaint.errors(["not", "an", "object"]) == {"": ["表单：应为对象"]}
 
