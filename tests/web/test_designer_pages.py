@@ -240,6 +240,19 @@ def test_validate_lists_every_problem_with_element_and_line(designer_setup, brow
     assert ok == {"valid": True, "problems": []}
 
 
+def test_validate_gives_the_structural_problems_the_api_and_the_cli_give(designer_setup, browser):
+    """Issue #12: the page's 验证 and the API/CLI use one checker: the same list, structure included."""
+    from app.designer.services import validate_xml
+    xml = (FIXTURES / "bpmn" / "designer_structure_problems.bpmn").read_text(encoding="utf-8")
+    browser.login("designer")
+    resp = _post_json(browser, "/designer/validate", {"xml": xml})
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["valid"] is False
+    assert [p["element_id"] for p in body["problems"]] == ["end_out", "approve", "gw_stuck", "gw_orphan",
+                                                          "archive", "f_fix", "approve"]
+    assert body["problems"] == [p.as_dict() for p in validate_xml(xml)]
+
+
 @pytest.mark.parametrize("payload, field", [({"xml": ""}, "xml"), ({}, "xml"), ({"xml": V2, "message": ""}, "message"),
                                             ({"xml": V2}, "message")])
 def test_deploy_refuses_missing_input_in_chinese(designer_setup, browser, payload, field):
