@@ -57,15 +57,18 @@ def ensure_designer(user: User) -> None:
 # --- validation -------------------------------------------------------------------------------
 
 def validate_path(path: str | Path, forms_dir: str | None = None) -> list[engine.Problem]:
-    """Every problem of a BPMN file: what deploy checks (XML, structure, scripts, timers, forms)
-    plus the modelling conventions (groups, forms, names). Deploys nothing."""
+    """Every problem of a BPMN file: what deploy checks (XML, structure, scripts, timers, forms),
+    the diagram as drawn (engine.check_structure: flows, reachability, outcomes) and the modelling
+    conventions (groups, forms, names). The one checker of the CLI, the API and the modeler page.
+    Deploys nothing."""
     path = Path(path)
     problems = validate_file(path, forms_dir)
     try:
         content = path.read_bytes()
     except OSError:
         return problems   # validate_file reported it
-    return _sorted(problems + engine.check_conventions(path.name, content))
+    structural = engine.check_structure(path.name, content, forms_dir or current_app.config["FORMS_DIR"])
+    return _sorted(engine.merge_problems(problems, structural) + engine.check_conventions(path.name, content))
 
 
 def validate_xml(xml: str | bytes, filename: str | None = None, forms_dir: str | None = None

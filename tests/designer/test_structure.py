@@ -66,7 +66,8 @@ def _without_precheck() -> str:
     shape and outgoing flow are gone, the flow into it is left with no target."""
     root = etree.fromstring((PROJECT / "bpmn" / "one_thing_transport.bpmn").read_bytes())
     for element in root.xpath("//*[@id='precheck' or @bpmnElement='precheck' or @sourceRef='precheck'"
-                              " or @bpmnElement='flow_precheck_gw' or (local-name()='flowNodeRef' and text()='precheck')]"):
+                              " or @bpmnElement='flow_precheck_gw'"
+                              " or (local-name()='flowNodeRef' and text()='precheck')]"):
         element.getparent().remove(element)
     return etree.tostring(root, encoding="unicode")
 
@@ -166,3 +167,37 @@ def test_a_loop_with_no_way_out_is_reported_once():
             + _flows("start>a", "a>b", "b>a"))
     [problem] = [p for p in check_structure("p.bpmn", _process(body)) if p.element_id in ("a", "b")]
     assert problem.element_id == "a" and "无法到达结束事件" in problem.message and "其前 2 个元素" in problem.message
+
+
+_A = user_task("a", "登记")
+
+
+@pytest.mark.parametrize("body", [
+    START + _A + END + _flows("start>a", "a>gone"),                                         # a deleted target
+    START + _A + END + _flows("start>a") + '    <bpmn:sequenceFlow id="fx" sourceRef="a" />\n',   # no targetRef
+    START + _A + _A.replace('"登记"', '"审核"') + END + _flows("start>a", "a>end"),          # duplicate id
+    START + _A + END + '    <bpmn:endEvent id="end2" name="结束2" />\n' + _flows("start>a", "a>end", "a>end2"),
+    START + '    <bpmn:userTsk id="t" name="拼错" />\n' + _A + END + _flows("start>a", "a>end"),
+    START + '    <bpmn:intermediateCatchEvent id="m" name="等待"><bpmn:messageEventDefinition messageRef="nope" />'
+            '</bpmn:intermediateCatchEvent>\n' + _A + END + _flows("start>m", "m>a", "a>end"),
+    START + '    <bpmn:eventBasedGateway id="g" name="等待?" />\n' + _A + END + _flows("start>g", "g>a", "a>end"),
+    START + '    <bpmn:subProcess id="sp" name="子流程" />\n' + _A + END + _flows("start>sp", "sp>a", "a>end"),
+    START + '    <bpmn:callActivity id="c" name="调用" />\n' + _A + END + _flows("start>c", "c>a", "a>end"),
+    START + _A.replace("</bpmn:userTask>", "<bpmn:multiInstanceLoopCharacteristics /></bpmn:userTask>") + END
+    + _flows("start>a", "a>end"),
+])
+def test_a_broken_diagram_gets_chinese_problems_never_the_engine_s_english(app, users, fixture_forms, api, body):
+    resp = api.post("/api/v1/designer/validate", user="designer", json={"xml": _process(body).decode()})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    body = resp.get_json()
+    assert body["valid"] is False
+    for problem in body["problems"]:
+        assert CJK.search(problem["message"]) and "原文" not in problem["message"], problem
+        assert not re.search(r"[A-Za-z]{3,} [a-z]{3,} [a-z]{3,}", problem["message"]), problem
+
+
+def test_a_file_that_is_not_bpmn_says_so(app, users, api):
+    resp = api.post("/api/v1/designer/validate", user="designer",
+                    json={"xml": '<?xml version="1.0"?><diagram><node id="x" /></diagram>'})
+    [problem] = resp.get_json()["problems"]
+    assert "不是 BPMN 2.0 文件" in problem["message"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import FIXTURES, PROJECT
-from tests.designer.conftest import HEADER, linear
+from tests.designer.conftest import HEADER, linear, user_task
 
 FIVE = FIXTURES / "bpmn" / "designer_five_problems.bpmn"
 
@@ -50,9 +50,11 @@ def _timer_diagram(kind: str, expression: str) -> str:
             '    <bpmn:intermediateCatchEvent id="wait" name="等待">\n'
             f'      <bpmn:timerEventDefinition><bpmn:{kind}>{expression}</bpmn:{kind}></bpmn:timerEventDefinition>\n'
             '    </bpmn:intermediateCatchEvent>\n'
+            '    <bpmn:scriptTask id="remind" name="记录提醒"><bpmn:script>status = "已提醒"</bpmn:script></bpmn:scriptTask>\n'
             '    <bpmn:endEvent id="end" name="结束" />\n'
             '    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />\n'
-            '    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="end" />\n'
+            '    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="remind" />\n'
+            '    <bpmn:sequenceFlow id="f3" sourceRef="remind" targetRef="end" />\n'
             '  </bpmn:process>\n</bpmn:definitions>\n')
 
 
@@ -92,13 +94,15 @@ def _gateway_diagram(default: str = "", second_condition: str = "", groups: str 
     default_attr = f' default="{default}"' if default else ""
     return (HEADER + '  <bpmn:process id="gw" name="网关" isExecutable="true">\n'
             '    <bpmn:startEvent id="start" name="开始" />\n'
+            + user_task("intake", "受理") +
             f'    <bpmn:exclusiveGateway id="decide" name="通过?"{default_attr} />\n'
             '    <bpmn:userTask id="fix" name="补正"><bpmn:extensionElements><spiffworkflow:properties>'
             f'<spiffworkflow:property name="candidateGroups" value="{groups}" />'
             '<spiffworkflow:property name="formJsonSchemaFilename" value="note.schema.json" />'
             '</spiffworkflow:properties></bpmn:extensionElements></bpmn:userTask>\n'
             '    <bpmn:endEvent id="end" name="结束" />\n'
-            '    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="decide" />\n'
+            '    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="intake" />\n'
+            '    <bpmn:sequenceFlow id="f1" sourceRef="intake" targetRef="decide" />\n'
             '    <bpmn:sequenceFlow id="f_ok" sourceRef="decide" targetRef="end">'
             '<bpmn:conditionExpression>ok == True</bpmn:conditionExpression></bpmn:sequenceFlow>\n'
             f'    <bpmn:sequenceFlow id="f_fix" sourceRef="decide" targetRef="fix">{cond}</bpmn:sequenceFlow>\n'
@@ -151,9 +155,11 @@ def test_merging_and_parallel_gateways_need_no_name(app, fixture_forms):
     xml = (HEADER + '  <bpmn:process id="par" name="并行" isExecutable="true">\n'
            '    <bpmn:startEvent id="start" name="开始" />\n'
            '    <bpmn:parallelGateway id="fork" /><bpmn:parallelGateway id="join" />\n'
+           + user_task("work", "办理") +
            '    <bpmn:endEvent id="end" />\n'
            '    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fork" />\n'
-           '    <bpmn:sequenceFlow id="f2" sourceRef="fork" targetRef="join" />\n'
+           '    <bpmn:sequenceFlow id="f2" sourceRef="fork" targetRef="work" />\n'
+           '    <bpmn:sequenceFlow id="f2b" sourceRef="work" targetRef="join" />\n'
            '    <bpmn:sequenceFlow id="f3" sourceRef="fork" targetRef="join" />\n'
            '    <bpmn:sequenceFlow id="f4" sourceRef="join" targetRef="end" />\n'
            '  </bpmn:process>\n</bpmn:definitions>\n')
