@@ -85,6 +85,12 @@ DEMO_USERS = [
     ("followup1", "协议跟踪员 叶跟踪", ["mediation_followup"]),
 ]
 
+# the profile an applicant's start forms are prefilled from (DOMAIN §6.2 sample)
+DEMO_PROFILES = {
+    "applicant1": {"real_name": "何家豪", "phone": "13800000003", "enterprise_name": "鹤山市示例顺达物流有限公司",
+                   "enterprise_uscc": "91440784MA9QK8KL7L"},
+}
+
 
 def seed_demo_users(password: str) -> list[str]:
     """Create or refresh the demo groups and users. Idempotent. Commits."""
@@ -93,6 +99,8 @@ def seed_demo_users(password: str) -> list[str]:
     for username, display, group_names in DEMO_USERS:
         user, created = services.create_or_update_user(
             username, password, display, [groups[g] for g in group_names])
+        for column, value in DEMO_PROFILES.get(username, {}).items():
+            setattr(user, column, value)
         lines.append(f"{'created' if created else 'exists '} {username:<11} {display}  groups={','.join(group_names)}")
     db.session.commit()
     return lines

@@ -47,6 +47,11 @@ class User(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(sa.String(100))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     email: Mapped[str | None] = mapped_column(sa.String(255))
+    # an applicant's profile, prefilled into start forms (app/processes/applications.py)
+    real_name: Mapped[str | None] = mapped_column(sa.String(50))
+    phone: Mapped[str | None] = mapped_column(sa.String(30))
+    enterprise_name: Mapped[str | None] = mapped_column(sa.String(200))
+    enterprise_uscc: Mapped[str | None] = mapped_column(sa.String(18))
     is_active_user: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -43,6 +43,10 @@ class ProcessInstance(db.Model):
     """A running (or finished) workflow; its serialized state excludes the spec."""
 
     __tablename__ = "process_instance"
+    __table_args__ = (   # the instance list's default order; an applicant's applications (我的申请)
+        sa.Index("ix_process_instance_started_at", "started_at"),
+        sa.Index("ix_process_instance_started_by_id_started_at", "started_by_id", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(sa.ForeignKey("process_definition.id"), index=True)
