@@ -12,4 +12,7 @@ def register_api(api: Api, csrf: CSRFProtect) -> None:
     from app.api import supervision   # issue #6: 督办
     csrf.exempt(supervision.blp)
     api.register_blueprint(supervision.blp, url_prefix="/api/v1" + supervision.PREFIX)
+    from app.api import instance_list   # issue #12: the instance list, cancelling an instance
+    csrf.exempt(instance_list.blp)
+    api.register_blueprint(instance_list.blp, url_prefix="/api/v1" + instance_list.PREFIX)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})

@@ -32,6 +32,7 @@ class AuditAction:
     RETRY = "retry"               # a failed job or a script error retried
     VIEW_IDENTITY = "view_identity"   # an allowed user saw a confidential reporter's identity (信访工作条例 §30)
     MIGRATE = "migrate"           # a running instance moved to a newer version of its process
+    CANCEL = "cancel"             # an instance cancelled (撤销) by a supervisor (data: reason, cancelled_tasks)
 
 
 class AuditEvent(db.Model):

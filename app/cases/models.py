@@ -14,6 +14,7 @@ class CaseStatus:
     OPEN = "open"
     CLOSED = "closed"
     ERROR = "error"
+    CANCELLED = "cancelled"   # its instance was cancelled (closed_at stays empty: not 办结)
 
 
 class Case(db.Model):

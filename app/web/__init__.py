@@ -27,6 +27,10 @@ def register_web(app: Flask) -> None:
     for module in (auth, tasks, cases, start, notifications, supervision, designer):
         app.register_blueprint(module.bp)
     filters.register(app)
+    from app.web import applications, instances   # issue #12: 我的申请, the instance list
+    app.register_blueprint(applications.bp)
+    app.register_blueprint(instances.bp)
+    app.add_template_global(applications.home_url)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "info"

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.auth.models import User
 from app.auth.services import get_user_by_username
+from app.web.applications import home_url
 
 bp = Blueprint("auth", __name__)
 
@@ -43,7 +44,7 @@ def safe_next(target: str | None) -> str | None:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("tasks.inbox"))
+        return redirect(home_url(current_user))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
@@ -52,7 +53,7 @@ def login():
             session.clear()   # a fresh session at login: no fixation
             login_user(user, remember=form.remember.data)
             flash(f"欢迎，{user.display_name}", "success")
-            return redirect(safe_next(request.args.get("next")) or url_for("tasks.inbox"))
+            return redirect(safe_next(request.args.get("next")) or home_url(user))
         form.password.errors.append("用户名或密码不正确")
         status = 401
     elif request.method == "POST":

@@ -11,21 +11,21 @@ ACTIONS = {
     "deploy": "部署流程", "escalate": "催办/督办", "pause": "暂停计时", "resume": "恢复计时",
     "extend": "延期", "recalculate": "重新计算时限", "view_identity": "查阅身份信息", "end": "流程结束",
     "remind": "催办", "supervise": "督办", "reassign": "改派任务", "refuse_extension": "不批准延期",
-    "retry": "重试异常", "migrate": "迁移流程版本",
+    "retry": "重试异常", "migrate": "迁移流程版本", "cancel": "撤销流程",
 }
 # the data keys of a supervisor's actions and of the system's records in the audit trail
 # (app/supervision/actions.py, app/deadlines/escalation.py, timers, delegation, migration), for the timeline
 ACTION_DETAILS = {"note": "说明", "deadline": "督办期限", "from": "原办理人", "to": "改派给", "days": "延期工作日",
                   "reason": "理由", "duration": "延期时长", "error": "错误信息", "rung": "升级环节",
                   "due_at": "办理时限", "fired_at": "触发时间", "notified": "已通知",
-                  "from_version": "原版本", "to_version": "新版本"}
+                  "from_version": "原版本", "to_version": "新版本", "cancelled_tasks": "取消的环节"}
 ACTION_TIMES = ("deadline", "due_at", "fired_at")   # of ACTION_DETAILS: instants, shown in Beijing time
-SUPERVISION_ACTIONS = ("remind", "supervise", "reassign", "refuse_extension", "extend", "retry")
+SUPERVISION_ACTIONS = ("remind", "supervise", "reassign", "refuse_extension", "extend", "retry", "cancel")
 # the records whose data the timeline shows by ACTION_DETAILS only (the rest of their data is bookkeeping)
 RECORD_ACTIONS = (*SUPERVISION_ACTIONS, "escalate", "timer", "delegate", "migrate")
 INSTANCE_STATUS = {"running": "办理中", "completed": "已办结", "error": "异常", "suspended": "已挂起",
                    "cancelled": "已撤销"}
-CASE_STATUS = {"open": "办理中", "closed": "已办结", "error": "异常"}
+CASE_STATUS = {"open": "办理中", "closed": "已办结", "error": "异常", "cancelled": "已撤销"}
 TASK_STATUS = {"ready": "待办", "completed": "已办理", "cancelled": "已取消"}
 NOTIFICATION_KINDS = {"remind": "催办", "notice": "催办通知书", "supervise": "督办", "criticise": "通报",
                       "warn": "预警", "overdue": "超期", "assigned": "任务分派", "info": "通知"}

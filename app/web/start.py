@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from app.cases import services
 from app.errors import Forbidden, FormInvalid, ProcessDefinitionError
 from app.numbers import whole_number
+from app.processes.applications import profile_prefill
 from app.processes.running import start_process
 from app.processes.versions import get_bundle, get_latest_definition, list_definitions_for, start_refusal
 from app.web import forms, labels
@@ -45,8 +46,8 @@ def _render(bundle, schema, ui, values, *, errors=None, raw=None, defaults=False
 @bp.get("/<key>")
 @login_required
 def form(key: str):
-    bundle, schema, ui = _startable(key)
-    return _render(bundle, schema, ui, {}, defaults=True)
+    bundle, schema, ui = _startable(key)   # a fresh form: prefilled from the profile (never a resubmission)
+    return _render(bundle, schema, ui, profile_prefill(schema, _user()), defaults=True)
 
 
 @bp.post("/<key>")
