@@ -14,7 +14,8 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, LiveServer, _require_chromium
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_supervisor_flow import _shot, demo_server  # noqa: F401  (the demo server fixture)
 
 MISSING = "缺少车辆 粤J·D5821 的行驶证和技术等级评定结论，请补充上传。"
 SENT_BACK = """
@@ -32,19 +33,11 @@ with app.app_context():
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
-    _require_chromium()
-    server = LiveServer(tmp_path_factory.mktemp("lists"))
-    server.flask("db", "upgrade")
-    server.flask("seed", "demo")   # users (applicant1 with a profile), bpmn/, the 14 demo cases
-    server.python(SENT_BACK)
-    server.start()
-    yield server
-    server.stop()
-
-
-def _shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+def lists_server(demo_server):
+    """The demo server (users, applicant1 with a profile, bpmn/, the 14 demo cases) and one more
+    application of applicant1's, sent back for 补正."""
+    demo_server.python(SENT_BACK)
+    return demo_server
 
 
 def _login(page, base: str, username: str, lands_on: str) -> None:
@@ -55,8 +48,8 @@ def _login(page, base: str, username: str, lands_on: str) -> None:
     page.wait_for_url(re.compile(re.escape(lands_on) + r"($|[?#])"))
 
 
-def test_an_applicant_sees_his_applications_and_what_is_asked_of_him(demo_server, page):
-    base = demo_server.url
+def test_an_applicant_sees_his_applications_and_what_is_asked_of_him(lists_server, page):
+    base = lists_server.url
     _login(page, base, "applicant1", "/applications")        # his home page, not the caseworker inbox
     assert page.locator("h1").inner_text() == "我的申请"
     assert page.locator("nav.mainnav a[aria-current=page]").inner_text() == "我的申请"
@@ -95,8 +88,8 @@ def test_an_applicant_sees_his_applications_and_what_is_asked_of_him(demo_server
     assert page.errors == []
 
 
-def test_a_supervisor_lists_his_units_instances_and_cancels_one_with_a_reason(demo_server, page):
-    base = demo_server.url
+def test_a_supervisor_lists_his_units_instances_and_cancels_one_with_a_reason(lists_server, page):
+    base = lists_server.url
     _login(page, base, "supervisor_scj", "/tasks")
     page.click("nav.mainnav a:has-text('流程实例')")
     page.wait_for_url(re.compile(r"/instances$"))
