@@ -155,6 +155,8 @@ def test_cancelling_on_the_page_needs_a_reason_keeps_it_and_goes_back(routed, br
     timeline = browser.text(browser.get(f"/cases/{case.id}"))
     assert "撤销流程" in timeline and "重复立案" in timeline
 
+    ended = browser.text(browser.get(f"/instances/{instance.id}/cancel"))
+    assert "该流程实例已撤销，不能再撤销" in ended and 'name="reason"' not in ended
     again = browser.post(f"/instances/{instance.id}/cancel", {"reason": "再来一次"})
     assert again.status_code == 303
     assert "流程实例已结束" in browser.text(browser.get(again.headers["Location"]))
