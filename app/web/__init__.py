@@ -31,6 +31,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(applications.bp)
     app.register_blueprint(instances.bp)
     app.add_template_global(applications.home_url)
+    app.add_template_global(applications.is_applicant)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "info"

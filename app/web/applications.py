@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 
 from app.numbers import page_number
 from app.processes import applications
+from app.processes.applications import is_applicant
 from app.web.filters import url_with
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
@@ -14,7 +15,7 @@ bp = Blueprint("applications", __name__, url_prefix="/applications")
 def home_url(user=None) -> str:
     """Where a person lands (after login, on the brand link): 我的申请 for an applicant, else the inbox."""
     user = user if user is not None else current_user
-    if getattr(user, "is_authenticated", False) and applications.is_applicant(user):
+    if getattr(user, "is_authenticated", False) and is_applicant(user):
         return url_for("applications.index")
     return url_for("tasks.inbox")
 
