@@ -12,7 +12,8 @@ def register_api(api: Api, csrf: CSRFProtect) -> None:
     from app.api import supervision   # issue #6: 督办
     csrf.exempt(supervision.blp)
     api.register_blueprint(supervision.blp, url_prefix="/api/v1" + supervision.PREFIX)
-    from app.api import instance_list   # issue #12: the instance list, cancelling an instance
-    csrf.exempt(instance_list.blp)
-    api.register_blueprint(instance_list.blp, url_prefix="/api/v1" + instance_list.PREFIX)
+    from app.api import applications, instance_list   # issue #12: 我的申请, the instance list, cancelling
+    for module in (instance_list, applications):
+        csrf.exempt(module.blp)
+        api.register_blueprint(module.blp, url_prefix="/api/v1" + module.PREFIX)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})

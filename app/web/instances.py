@@ -13,6 +13,7 @@ from app.supervision import instances
 from app.supervision.access import supervision_scope
 from app.web.auth import safe_next
 from app.web.filters import url_with
+from app.web.listargs import query_args
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 FILTER_NAMES = ("process", "version", "status", "started_from", "started_to", "q")
@@ -22,18 +23,12 @@ def _user():
     return current_user._get_current_object()
 
 
-def query_args(args) -> dict:
-    """The query parameters a person filled in (a GET form sends empty fields too)."""
-    return {k: v.strip() for k, v in args.items() if isinstance(v, str) and v.strip()}
-
-
 @bp.get("")
 @login_required
 def index():
     user = _user()
     supervision_scope(user)   # 403 before anything else for caseworkers
     args = query_args(request.args)
-    args.pop("per_page", None)   # the page's size is the configuration's
     errors, page, query = {}, None, None
     try:
         query = InstanceQuerySchema().load(args)

@@ -88,10 +88,11 @@ def test_an_applicant_lands_on_my_applications_and_sees_the_supplement_with_its_
 
 def test_bad_filters_get_a_chinese_message(applications, browser):
     browser.login("applicant1")
-    for query, message in (("state=done", "状态“done”无效"), ("sort=name", "排序方式无效")):
+    for query, message in (("state=done", "状态：取值无效，可选："), ("sort=name", "排序：取值无效，可选：-started_at（最新提交在前）"),
+                           ("page=0", "页码：应在 1 至 100000 之间")):
         resp = browser.get("/applications?" + query)
         assert resp.status_code == 422 and message in browser.text(resp) and _rows(browser.text(resp)) == []
-    assert _rows(browser.text(browser.get("/applications?page=abc"))) != []   # a page number falls back to 1
+    assert "todo（待我办理）" in browser.text(browser.get("/applications?state=done"))
 
 
 def test_caseworkers_still_land_on_the_inbox(applications, browser):
@@ -139,3 +140,18 @@ def test_the_demo_seed_gives_applicant1_a_profile(seeded):
     assert (user.real_name, user.enterprise_name, user.enterprise_uscc) == (
         "何家豪", "鹤山市示例顺达物流有限公司", "91440784MA9QK8KL7L")
     assert get_user_by_username("window1").enterprise_name is None
+
+
+def test_the_api_lists_my_applications_the_same_way(applications, api):
+    (first, first_case), (second, _) = applications["supplement"], applications["precheck"]
+    body = api.get("/api/v1/applications", user="applicant1").get_json()
+    assert [i["id"] for i in body["items"]] == [second.id, first.id] and body["pagination"]["total"] == 2
+    sent_back = body["items"][1]
+    assert sent_back["case_number"] == first_case.number and sent_back["status_title"] == "办理中"
+    assert [s["name"] for s in sent_back["asked"]] == ["一次性告知补正"]
+    todo = api.get("/api/v1/applications?state=todo&per_page=1", user="applicant1").get_json()
+    assert [i["id"] for i in todo["items"]] == [first.id] and todo["pagination"]["pages"] == 1
+    assert api.get("/api/v1/applications", user="window1").get_json()["items"] == []
+    bad = api.get("/api/v1/applications?state=done&per_page=0", user="applicant1")
+    assert bad.status_code == 422 and set(bad.get_json()["error"]["fields"]) == {"state", "per_page"}
+    assert api.get("/api/v1/applications", user=None).status_code == 401
