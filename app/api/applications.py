@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, fields, validate
+from marshmallow import fields
 
 from app.api.common import paginate, require_user
-from app.api.instance_list import CurrentStepSchema
+from app.api.instance_list import CurrentStepSchema, PageQuerySchema, one_of
 from app.api.schemas import PaginationSchema, StrictSchema
 from app.processes import applications
 
@@ -13,20 +13,10 @@ PREFIX = "/applications"
 blp = Blueprint("api_applications", __name__, description="我的申请 My applications")
 
 
-class ApplicationQuerySchema(StrictSchema):
-    class Meta:
-        unknown = EXCLUDE
-
-    state = fields.String(load_default="", validate=validate.OneOf(
-        [c for c in applications.STATES if c], labels=[f"{c}（{t}）" for c, t in applications.STATES.items() if c],
-        error="取值无效，可选：{labels}"), metadata={"description": "todo（待我办理）/ running / completed / cancelled；缺省为全部"})
-    sort = fields.String(load_default="-started_at", validate=validate.OneOf(
-        list(applications.SORTS), labels=[f"{c}（{t}）" for c, t in applications.SORTS.items()],
-        error="取值无效，可选：{labels}"))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000, error="应在 {min} 至 {max} 之间"),
-                          error_messages={"invalid": "应为整数"})
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="应在 {min} 至 {max} 之间"),
-                              error_messages={"invalid": "应为整数"})
+class ApplicationQuerySchema(PageQuerySchema):
+    state = fields.String(load_default="", validate=one_of({c: t for c, t in applications.STATES.items() if c}),
+                          metadata={"description": "todo（待我办理）/ running / completed / cancelled；缺省为全部"})
+    sort = fields.String(load_default="-started_at", validate=one_of(applications.SORTS))
 
 
 class ApplicationSchema(StrictSchema):

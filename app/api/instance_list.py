@@ -23,18 +23,30 @@ _CHOICE = "取值无效，可选：{labels}"
 _DATE = {"invalid": "日期格式应为 YYYY-MM-DD"}
 
 
-class InstanceQuerySchema(StrictSchema):
+def one_of(titles: dict) -> validate.OneOf:
+    """A choice among the codes of `titles`, refused with each code and its Chinese title."""
+    return validate.OneOf(list(titles), labels=[f"{code}（{title}）" for code, title in titles.items()], error=_CHOICE)
+
+
+class PageQuerySchema(StrictSchema):
+    """page and per_page of a list's query string, refused in Chinese; other parameters ignored."""
+
     class Meta:
         unknown = EXCLUDE
 
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000, error="应在 {min} 至 {max} 之间"),
+                          error_messages={"invalid": "应为整数"})
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="应在 {min} 至 {max} 之间"),
+                              error_messages={"invalid": "应为整数"})
+
+
+class InstanceQuerySchema(PageQuerySchema):
     process = fields.String(load_default=None, validate=validate.Length(max=100, error="不超过 {max} 个字符"),
                             metadata={"description": "流程 key"})
     version = fields.Integer(load_default=None, strict=False, validate=validate.Range(min=1, error="应为正整数"),
                              error_messages={"invalid": "应为整数"},
                              metadata={"description": "流程版本号（须同时指定 process）"})
-    status = fields.String(load_default=None, validate=validate.OneOf(
-                               instances.STATUSES, labels=[f"{c}（{instances.STATUS_TITLES[c]}）" for c in instances.STATUSES],
-                               error=_CHOICE),
+    status = fields.String(load_default=None, validate=one_of({c: instances.STATUS_TITLES[c] for c in instances.STATUSES}),
                            metadata={"description": "running / completed / cancelled / incident（脚本出错或有未处理异常）"
                                                     " / error / suspended"})
     started_from = fields.Date(load_default=None, error_messages=_DATE,
@@ -43,13 +55,7 @@ class InstanceQuerySchema(StrictSchema):
                              metadata={"description": "发起日期止（含，北京时间）YYYY-MM-DD"})
     q = fields.String(load_default=None, validate=validate.Length(max=40, error="不超过 {max} 个字符"),
                       metadata={"description": "案件编号（部分匹配）"})
-    sort = fields.String(load_default="-started_at", validate=validate.OneOf(
-                             list(instances.SORTS), labels=[f"{c}（{t}）" for c, t in instances.SORT_TITLES.items()],
-                             error=_CHOICE))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000, error="应在 {min} 至 {max} 之间"),
-                          error_messages={"invalid": "应为整数"})
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="应在 {min} 至 {max} 之间"),
-                              error_messages={"invalid": "应为整数"})
+    sort = fields.String(load_default="-started_at", validate=one_of(instances.SORT_TITLES))
 
     @validates_schema
     def coherent(self, data, **kwargs):
