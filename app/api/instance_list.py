@@ -46,7 +46,7 @@ class InstanceQuerySchema(PageQuerySchema):
     version = fields.Integer(load_default=None, strict=False, validate=validate.Range(min=1, error="应为正整数"),
                              error_messages={"invalid": "应为整数"},
                              metadata={"description": "流程版本号（须同时指定 process）"})
-    status = fields.String(load_default=None, validate=one_of({c: instances.STATUS_TITLES[c] for c in instances.STATUSES}),
+    status = fields.String(load_default=None, validate=one_of(instances.STATUS_TITLES),
                            metadata={"description": "running / completed / cancelled / incident（脚本出错或有未处理异常）"
                                                     " / error / suspended"})
     started_from = fields.Date(load_default=None, error_messages=_DATE,
