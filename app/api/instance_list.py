@@ -87,6 +87,7 @@ class InstanceRowSchema(StrictSchema):
     case_id = fields.Integer(allow_none=True)
     case_number = fields.String(allow_none=True)
     case_title = fields.String(allow_none=True)
+    unit_title = fields.String(allow_none=True, metadata={"description": "承办单位（派单后）"})
     process_key = fields.String()
     process_name = fields.String()
     version = fields.Integer()

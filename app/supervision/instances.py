@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 
-from app.auth.models import User
+from app.auth.models import Group, User
 from app.calendar import SHANGHAI
 from app.cases.models import Case
 from app.deadlines.models import Incident
@@ -113,7 +113,7 @@ def _select(*columns):
 _ROW_COLUMNS = (_PI.id, _PI.status, _PI.started_at, _PI.ended_at, _PI.case_id, _PI.error_message,
                 ProcessDefinition.key.label("process_key"), ProcessDefinition.name.label("process_name"),
                 ProcessDefinition.version, Case.number.label("case_number"), Case.title.label("case_title"),
-                User.display_name.label("started_by_name"))
+                User.display_name.label("started_by_name"), Group.title.label("unit_title"))
 
 
 def list_instances(user: User, filters: InstanceFilters | None = None, *, page: int = 1,
@@ -121,7 +121,7 @@ def list_instances(user: User, filters: InstanceFilters | None = None, *, page: 
     """One page of the instances the user may supervise, filtered and sorted in SQL.
 
     Items are dicts: id, status, status_title, has_incident, case_id, case_number, case_title,
-    process_key, process_name, version, current_steps [{id, name, due_at}], started_at, ended_at,
+    unit_title (the 承办单位 the case was dispatched to), process_key, process_name, version, current_steps [{id, name, due_at}], started_at, ended_at,
     started_by_name, error_message. Raises Forbidden (neither administrator nor supervisor).
     """
     scope = supervision_scope(user)
@@ -129,7 +129,8 @@ def list_instances(user: User, filters: InstanceFilters | None = None, *, page: 
     where = _where(scope, filters)
     total = db.session.execute(_select(sa.func.count(_PI.id)).where(*where)).scalar_one()
     rows = db.session.execute(
-        _select(*_ROW_COLUMNS).outerjoin(User, User.id == _PI.started_by_id).where(*where)
+        _select(*_ROW_COLUMNS).outerjoin(User, User.id == _PI.started_by_id)
+        .outerjoin(Group, Group.name == Case.unit).where(*where)
         .order_by(*SORTS.get(filters.sort, SORTS["-started_at"]))
         .limit(per_page).offset((page - 1) * per_page)).all()
     ids = [r.id for r in rows]

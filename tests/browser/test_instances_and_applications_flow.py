@@ -95,7 +95,7 @@ def test_a_supervisor_lists_his_units_instances_and_cancels_one_with_a_reason(li
     page.wait_for_url(re.compile(r"/instances$"))
     assert page.locator("h1").inner_text() == "流程实例"
     table = page.inner_text("table.instances")
-    assert "企业诉求" in table and "第 1 版" in table
+    assert "企业诉求" in table and "第 1 版" in table and "江门市市场监督管理局" in table
     assert "开办运输企业" not in table and "矛盾纠纷" not in table     # not his unit's
     assert "招用技术工人" not in table                                  # 人社局's complaint
     assert "handle" not in table and "jm_scjgj" not in table           # titles, never codes

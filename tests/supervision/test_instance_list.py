@@ -132,3 +132,5 @@ def test_each_row_names_its_process_version_and_current_steps_from_the_task_rows
     assert row["status_title"] == "运行中" and row["ended_at"] is None
     assert items[world["a_head"].number]["current_steps"] == []            # completed steps are not current
     assert items[world["b_unit"].number]["status_title"] == "已撤销"
+    assert items[world["a_unit"].number]["unit_title"] == "甲局"                # the title, not unit_a
+    assert items[world["a_task"].number]["unit_title"] is None                  # not dispatched
