@@ -11,7 +11,7 @@ from marshmallow import EXCLUDE, ValidationError, fields, validate, validates_sc
 from app.api.common import paginate, require_user
 from app.api.schemas import InstanceSchema, PaginationSchema, StrictSchema
 from app.api.views import instance_payload
-from app.processes import services as processes
+from app.processes.instances import instance_details
 from app.processes.cancel import REASON_MAX, cancel_instance
 from app.supervision import instances
 from app.supervision.queries import MAX_YEAR, MIN_YEAR, YEAR_RANGE_MESSAGE
@@ -128,4 +128,4 @@ def cancel(body, instance_id):
     cancelled. 403 outside the caller's units, 409 when it has already ended, 422 without a reason."""
     user = require_user()
     instance = cancel_instance(instance_id, user, body["reason"]).instance
-    return instance_payload(processes.instance_details(instance, user))
+    return instance_payload(instance_details(instance, user))

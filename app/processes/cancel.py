@@ -22,7 +22,7 @@ from app.deadlines.models import Incident, JobKind, JobStatus, TimerJob
 from app.errors import Conflict, Forbidden, FormInvalid
 from app.extensions import db
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
-from app.processes.services import lock_instance
+from app.processes.running import lock_instance
 from app.supervision.access import can_supervise_instance, supervision_scope
 from app.tasks.models import HumanTask, TaskStatus
 

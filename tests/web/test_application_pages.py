@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.auth.services import get_user_by_username
 from app.demo import TRANSPORT
 from app.processes.applications import ApplicationFilters, list_applications, profile_prefill
-from app.processes.services import start_process
+from app.processes.running import start_process
 from app.tasks.models import HumanTask
 from app.tasks.services import complete_task
 from tests.web.helpers import PASSWORD, open_task
