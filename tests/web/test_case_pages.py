@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -173,3 +174,29 @@ def test_a_supervisor_who_only_watches_the_case_reads_it_but_does_not_write_to_i
     outsider = make_browser()
     outsider.login("sup_uc")
     assert outsider.get(f"/cases/{case.id}").status_code == 403
+
+
+def _main_top(html: str) -> str:
+    """The page from its start up to the case summary: what a person sees first."""
+    return html.split('id="summary-h"', 1)[0]
+
+
+def test_a_refused_comment_or_upload_is_reported_where_the_eye_is_and_the_text_is_kept(routed, browser):
+    _, case, _ = routed
+    browser.login("intake1")
+    page = browser.text(browser.get(f"/cases/{case.id}"))
+    # after the POST the browser shows the section of the form it sent, not the top of a long page
+    assert f'action="/cases/{case.id}/comments#comments"' in page
+    assert f'action="/cases/{case.id}/attachments#attachments"' in page
+    long_text = "已电话联系企业。" * 700            # over the 5,000-character limit
+    refused = browser.post(f"/cases/{case.id}/comments", {"body": long_text})
+    html = browser.text(refused)
+    assert refused.status_code == 400
+    top = _main_top(html)
+    assert 'role="alert"' in top and "意见未添加" in top and 'href="#comment-body"' in top
+    assert re.search(r'<textarea id="comment-body"[^>]* autofocus', html)
+    assert long_text in html                          # what was typed is still there to shorten
+    empty = browser.text(browser.post(f"/cases/{case.id}/attachments", {}))
+    top = _main_top(empty)
+    assert 'role="alert"' in top and "附件未上传" in top and "请选择要上传的文件" in top
+    assert re.search(r'<input type="file" id="upload-file"[^>]* autofocus', empty)
