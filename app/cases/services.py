@@ -77,7 +77,8 @@ def add_comment(case_id: int, user: User, body: str) -> Comment:
     if not text:
         raise AppError("请填写意见内容", fields={"body": ["不能为空"]})
     if len(text) > COMMENT_MAX:
-        raise AppError(f"意见不能超过 {COMMENT_MAX} 字", fields={"body": [f"不能超过 {COMMENT_MAX} 字"]})
+        raise AppError(f"意见不能超过 {COMMENT_MAX} 字（当前 {len(text)} 字）",
+                       fields={"body": [f"不能超过 {COMMENT_MAX} 字（当前 {len(text)} 字）"]})
     comment = Comment(case_id=case_id, author_id=user.id, body=text, created_at=utcnow())
     db.session.add(comment)
     db.session.commit()

@@ -18,9 +18,11 @@ def _user():
     return current_user._get_current_object()
 
 
-def _render(case_id: int, *, upload_error: str | None = None, comment_error: str | None = None, status=200):
+def _render(case_id: int, *, upload_error: str | None = None, comment_error: str | None = None,
+            comment_body: str | None = None, status=200):
     page = pages.case_page(case_id, _user())
     return render_template("cases/show.html", page=page, upload_error=upload_error, comment_error=comment_error,
+                           comment_body=comment_body, comment_max=services.COMMENT_MAX,
                            allowed_types=ALLOWED_TEXT), status
 
 
@@ -39,12 +41,13 @@ def diagram(case_id: int):
 @bp.post("/cases/<int:case_id>/comments")
 @login_required
 def add_comment(case_id: int):
+    body = request.form.get("body", "")
     try:
-        services.add_comment(case_id, _user(), request.form.get("body", ""))
+        services.add_comment(case_id, _user(), body)
     except AppError as exc:
         if exc.status in (403, 404):
             raise
-        return _render(case_id, comment_error=exc.message, status=400)
+        return _render(case_id, comment_error=exc.message, comment_body=body, status=400)
     flash("意见已添加", "success")
     return redirect(url_for("cases.show", case_id=case_id, _anchor="comments"), code=303)
 
