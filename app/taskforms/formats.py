@@ -13,6 +13,7 @@ __all__ = [
     "is_valid_cn_mobile", "cn_mobile_problem",
     "is_valid_cn_phone", "cn_phone_problem",
     "is_valid_date", "is_valid_date_time", "is_valid_time",
+    "JIANGMEN_DISTRICTS", "jiangmen_address_problem",
     "FORMAT_CHECKER", "FORMAT_PROBLEMS",
 ]
 
@@ -171,6 +172,22 @@ def cn_phone_problem(value: str) -> str | None:
 
 
 # --------------------------------------------------------------------------
+# Addresses within Jiangmen (江门市, 440700)
+# --------------------------------------------------------------------------
+JIANGMEN_DISTRICTS = ("蓬江区", "江海区", "新会区", "台山市", "开平市", "鹤山市", "恩平市")
+
+
+def jiangmen_address_problem(value: str) -> str | None:
+    """Chinese reason why ``value`` is not an address within Jiangmen, or None: an address is within
+    Jiangmen when it names 江门 or one of its districts and county-level cities (DOMAIN §5)."""
+    if not isinstance(value, str):
+        return "地址应为文本"
+    if "江门" in value or any(name in value for name in JIANGMEN_DISTRICTS):
+        return None
+    return f"须在江门市辖区内（应写明江门市或{'、'.join(JIANGMEN_DISTRICTS)}）"
+
+
+# --------------------------------------------------------------------------
 # RFC 3339 date / date-time / time (stock jsonschema skips date-time without optional packages)
 # --------------------------------------------------------------------------
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -238,6 +255,7 @@ FORMAT_PROBLEMS: dict[str, Callable[[str], str | None]] = {
     "cn-id-card": cn_id_card_problem,
     "cn-mobile": cn_mobile_problem,
     "cn-phone": cn_phone_problem,
+    "jiangmen-address": jiangmen_address_problem,
 }
 
 

@@ -5,10 +5,11 @@ import json
 import re
 from typing import Any, Iterable, Iterator
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from .formats import FORMAT_CHECKER, FORMAT_PROBLEMS
+from .keywords import KEYWORDS, keyword_problems
 from .schema import enum_names, format_path, is_choice_list, pointer_target
 
 __all__ = ["FormValidator", "check_schema"]
@@ -128,6 +129,9 @@ def _collect_titles(root: Any) -> dict[_NormPath, str]:
     return titles
 
 
+# Draft 2020-12 plus our rule keywords (app/taskforms/keywords.py)
+_FormSchemaValidator = validators.extend(Draft202012Validator, KEYWORDS)
+
 _FORBIDDEN = {"not": {}}  # same meaning as the `false` schema
 
 
@@ -165,7 +169,7 @@ class FormValidator:
 
     def __init__(self, schema: dict):
         self.schema = schema
-        self._validator = Draft202012Validator(_without_false_subschemas(schema), format_checker=FORMAT_CHECKER)
+        self._validator = _FormSchemaValidator(_without_false_subschemas(schema), format_checker=FORMAT_CHECKER)
         self._titles = _collect_titles(schema)
 
     # ------------------------------------------------------------------ public
@@ -263,6 +267,10 @@ class FormValidator:
         if isinstance(custom, dict) and isinstance(custom.get(kw), str) and custom[kw].strip():
             yield at_field(custom[kw].strip())
             return
+        if kw in KEYWORDS:   # our keywords word their own messages
+            yield at_field(err.message)
+            return
+
         yield at_field(self._detail(err, kw, value, instance, schema))
 
     @staticmethod
@@ -394,6 +402,9 @@ def check_schema(schema: Any) -> list[str]:
             problems.append(f"未知的类型 {_fmt_value(err.instance)}（允许：{_SIMPLE_TYPES}；位置 {where}）")
         else:
             problems.append(f"不是合法的 JSON Schema（Draft 2020-12）：{err.message}（位置 {where}）")
+
+    for parts, problem in keyword_problems(schema):
+        problems.append(f"{problem}（位置 {_pointer(parts)}）")
 
     anchors = None
     for parts, ref in _iter_refs(schema, []):

@@ -17,7 +17,7 @@ T0 = datetime(2027, 3, 1, 10, 0, tzinfo=CST)   # Monday 1 March 2027, 10:00 in J
 # DOMAIN §6.1 samples (CONSULT, REPORT, SME) and step data: the same the demo cases use
 ASSESS = {**demo.ASSESS, "primary_category": "市场秩序"}
 REGISTER = {"in_scope": True}
-CONTACT = {"contact_time": "2027-03-01T11:00:00+08:00", "contact_method": "电话", "initial_opinion": "已了解诉求，三日内核查。"}
+CONTACT = {"contact_time": "2027-03-01T10:00:00+08:00", "contact_method": "电话", "initial_opinion": "已了解诉求，三日内核查。"}
 QA = {"qa_result": "pass"}
 SATISFIED = {"contacted": True, "resolved": True, "satisfaction": "satisfied"}
 

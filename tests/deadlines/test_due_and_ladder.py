@@ -44,7 +44,7 @@ def test_the_case_limit_in_data_sets_the_due_date_of_the_handling_task(seeded, a
              json={"data": {**REGISTER, "channel": "hotline_12345", "appeal_type": "consult"}})
     steps = [("dispatch1", {**ASSESS, "appeal_type": "consult"}), ("dispatch1", {"handler_org": "pj_gov"}),
              ("handler_pj", {"sign_action": "sign", "signer": "区经办"}),
-             ("handler_pj", {"contact_time": "2025-09-26T16:00:00+08:00", "contact_method": "电话",
+             ("handler_pj", {"contact_time": "2025-09-26T15:40:00+08:00", "contact_method": "电话",
                              "initial_opinion": "已联系。"})]
     for user, data in steps:   # assess, dispatch, sign_in, first_contact
         inst = api.get(f"/api/v1/process-instances/{started['instance']['id']}", user="admin").get_json()
