@@ -4,7 +4,8 @@ The schema is read through app/taskforms/schema.py, whose `kind_of` decides both
 shown and how its posted strings are read back (app/web/formdata.py), so rendering and parsing
 cannot disagree; this module builds only the view model. Supported: ui:order (with "*"),
 ui:widget (textarea, radio, select, checkbox(es), date, datetime, hidden, password, email, file),
-ui:help / description, ui:placeholder, ui:title, ui:readonly, ui:options (rows, inline), enums
+ui:help / description, ui:placeholder, ui:title, ui:readonly, ui:options (rows, inline), ui:initialFrom
+(a first value taken from another data key, see first_values), enums
 (enum + enumNames, or oneOf/anyOf of const + title), nested objects, arrays of objects or of
 scalars (rows added and removed by submit buttons, no JavaScript needed), and conditional fields
 (if/then/else, dependentRequired, dependentSchemas, draft-7 dependencies): all are shown, the
@@ -60,6 +61,27 @@ class Field:
     @property
     def option_values(self) -> set[str]:
         return {o.value for o in self.options}
+
+
+# --- first values ---------------------------------------------------------------------------------
+
+def first_values(schema: dict | None, ui: dict | None, data: dict, hidden=frozenset()) -> dict:
+    """What a form shows before anyone typed into it: the task's data for the form's own fields (less
+    `hidden` ones), and for a field whose ui schema says ``"ui:initialFrom": "<data key>"`` (派单's
+    主办单位 from the rule table's recommendation) that data value while the field itself has none.
+    A draft or a posted form is shown as it is instead, so neither is ever overwritten."""
+    schema, ui = schema or {}, ui or {}
+    props = schema.get("properties") or {}
+    values = {k: v for k, v in data.items() if k in props and k not in hidden}
+    for name in props:
+        source = ui_of(ui, name).get("ui:initialFrom")
+        if not isinstance(source, str) or values.get(name) is not None or data.get(source) is None:
+            continue
+        node = resolve(props[name], schema)
+        options = options_of(node, ui_of(ui, name))
+        if not options or any(o.const == data[source] for o in options):
+            values[name] = data[source]
+    return values
 
 
 # --- display values -------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from app.tasks import services as task_services
 from app.tasks.models import HumanTask
 from app.web import labels
 from app.web.filters import local_time
+from app.web.formschema import first_values
 
 
 # --- tasks ----------------------------------------------------------------------------------------
@@ -56,11 +57,10 @@ def task_page(task_id: int, user: User) -> TaskPage:
     case = case_services.get_case(task.case_id) if task.case_id else None
     data = details["data"]
     schema = details["form_schema"]
-    props = (schema or {}).get("properties") or {}
     hidden = set() if privacy.can_see_identity(user, case, data) else privacy.IDENTITY_FIELDS
     # masked identity values are never put in a form: submitted back, they would overwrite the real ones
     values, from_draft = (task.draft, True) if task.draft else (
-        {k: v for k, v in data.items() if k in props and k not in hidden}, False)
+        first_values(schema, details["ui_schema"], data, hidden), False)
     return TaskPage(task=task, instance=details["instance"], definition=details["definition"], case=case,
                     schema=schema, ui=details["ui_schema"], instructions=details["instructions"],
                     values=values, from_draft=from_draft, can_act=task_services.can_act(user, task),
