@@ -294,9 +294,9 @@ class FormValidator:
         if kw == "minLength":
             if value == 1:
                 return "不能为空"
-            return f"长度不能少于{value}个字符（当前{len(instance)}个）"
+            return f"不能少于 {value} 字（当前 {len(instance)} 字）"
         if kw == "maxLength":
-            return f"长度不能超过{value}个字符（当前{len(instance)}个）"
+            return f"不能超过 {value} 字（当前 {len(instance)} 字）"
         if kw == "pattern":
             return "格式不正确"   # a regex means nothing to a caseworker: errorMessage.pattern says it in words
         if kw == "minimum":

@@ -45,7 +45,8 @@ class Field:
     readonly: bool = False
     inline: bool = False
     rows: int = 4
-    maxlength: int | None = None
+    minlength: int | None = None
+    maxlength: int | None = None   # shown and counted, never a maxlength attribute: browsers cut pastes silently
     can_add: bool = True
     can_remove: bool = True
     item_label: str = ""
@@ -61,6 +62,14 @@ class Field:
     @property
     def option_values(self) -> set[str]:
         return {o.value for o in self.options}
+
+    @property
+    def length_hint(self) -> str | None:
+        """The length rule in words, shown before anyone submits: 至少 10 字，最多 5000 字."""
+        parts = [f"至少 {self.minlength} 字"] if self.minlength and self.minlength > 1 else []
+        if self.maxlength:
+            parts.append(f"最多 {self.maxlength} 字")
+        return "，".join(parts) or None
 
 
 # --- first values ---------------------------------------------------------------------------------
@@ -309,7 +318,7 @@ class FormView:
                      readonly=bool(ui.get("ui:readonly") or ui.get("ui:disabled") or node.get("readOnly")),
                      inline=bool(ui_of(ui, "ui:options").get("inline")),
                      rows=_int(ui_of(ui, "ui:options").get("rows"), 4),
-                     maxlength=node.get("maxLength") if isinstance(node.get("maxLength"), int) else None)
+                     minlength=_length(node, "minLength"), maxlength=_length(node, "maxLength"))
         if kind == "object":
             item.children = self._object_fields(node, ui, path, value if isinstance(value, dict) else {})
         elif kind == "array":
@@ -342,6 +351,12 @@ class FormView:
 def _help(node: dict, ui: dict) -> list[str]:
     texts = [ui.get("ui:description") or node.get("description"), ui.get("ui:help")]
     return [str(t) for t in texts if t]
+
+
+def _length(node: dict, keyword: str) -> int | None:
+    """A string field's minLength/maxLength, when it has one."""
+    value = node.get(keyword)
+    return value if node.get("type") == "string" and _int(value, -1) >= 0 else None
 
 
 def _int(value: Any, default: int) -> int:

@@ -256,9 +256,9 @@ def test_const(transport):
 
 def test_min_and_max_length(complaint):
     assert one_error(complaint, with_(GOOD, complainant_name="梁")) == (
-        "complainant_name", "诉求人：长度不能少于2个字符（当前1个）")
+        "complainant_name", "诉求人：不能少于 2 字（当前 1 字）")
     assert one_error(complaint, with_(GOOD, title="长" * 51)) == (
-        "title", "诉求标题：长度不能超过50个字符（当前51个）")
+        "title", "诉求标题：不能超过 50 字（当前 51 字）")
     assert one_error(complaint, with_(GOOD, content="")) == ("content", "诉求内容：不能为空")
 
 
@@ -338,7 +338,7 @@ def test_if_then_format_and_else_branch(complaint):
     # passports are not checked against GB 11643, but the else branch applies
     assert complaint.errors(with_(GOOD, id_type="护照", id_number="E12345678")) == {}
     assert complaint.errors(with_(GOOD, id_type="护照", id_number="E" * 31)) == {
-        "id_number": ["证件号码：长度不能超过30个字符（当前31个）"]}
+        "id_number": ["证件号码：不能超过 30 字（当前 31 字）"]}
 
 
 def test_nested_array_item_error_path(transport):

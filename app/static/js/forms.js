@@ -1,5 +1,6 @@
 // Progressive enhancement of the server-rendered forms: hide a conditional field while its condition
-// does not hold (and it has neither a value nor an error). Without JavaScript every field stays visible.
+// does not hold (and it has neither a value nor an error), and count the characters of a field with a
+// length limit. Without JavaScript every field stays visible and the limits are still written out.
 (function () {
   "use strict";
 
@@ -39,8 +40,28 @@
     });
   }
 
+  // A length limit counts what is typed ("最多 5000 字（当前 5120 字）") instead of cutting a paste.
+  function counters(form) {
+    form.querySelectorAll(".limits[data-max]").forEach(function (hint) {
+      var input = document.getElementById(hint.id.replace(/-limits$/, ""));
+      if (!input) return;
+      var max = parseInt(hint.getAttribute("data-max"), 10);
+      var count = document.createElement("span");
+      count.className = "count";
+      hint.appendChild(count);
+      function show() {
+        var length = Array.from(input.value.replace(/\r\n/g, "\n")).length;   // characters, as the server counts
+        count.textContent = length ? "（当前 " + length + " 字）" : "";
+        hint.classList.toggle("over", length > max);
+      }
+      input.addEventListener("input", show);
+      show();
+    });
+  }
+
   document.querySelectorAll("form.taskform").forEach(function (form) {
     update(form);
+    counters(form);
     form.addEventListener("change", function () { update(form); });
   });
 })();
