@@ -19,6 +19,7 @@ from app.extensions import db
 from app.processes import running as processes
 from app.processes.models import ProcessInstance
 from app.processes.versions import get_bundle, validate_form
+from app.tasks import folding
 from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
 
 SCOPES = ("mine", "group", "all")
@@ -107,10 +108,11 @@ def _held_by_other(task: HumanTask, hint: str = "") -> Conflict:
     return Conflict(f"任务已由 {holder.display_name if holder else '他人'} 认领{hint}", code="claimed_by_other")
 
 
-def task_details(task: HumanTask, viewer: User | None = None) -> dict:
+def task_details(task: HumanTask, viewer: User | None = None, *, fold_long_values: bool = False) -> dict:
     """A task with its form (schema + UI schema), instructions and current data, as `viewer` may
     see them: a reporter's identity is masked for those without the right (and the instructions are
-    rendered from the masked data); a view of it by those with the right is audited."""
+    rendered from the masked data); a view of it by those with the right is audited.
+    fold_long_values: long values in the instructions get a 展开 (for the task page)."""
     instance = db.session.get(ProcessInstance, task.instance_id)
     bundle = get_bundle(instance.definition_id)
     meta = bundle.task_meta(task.bpmn_id)
@@ -127,7 +129,8 @@ def task_details(task: HumanTask, viewer: User | None = None) -> dict:
         "form_schema": bundle.forms.get(meta.get("form")) if meta.get("form") else None,
         "ui_schema": bundle.forms.get(meta.get("ui_form")) if meta.get("ui_form") else None,
         # the instructions guide the person doing the step: a finished step's data is only what was submitted
-        "instructions": render_instructions(meta.get("instructions"), data, labels.value_titles(bundle.forms))
+        "instructions": render_instructions(meta.get("instructions"), data, labels.value_titles(bundle.forms),
+                                            fold_long_values=fold_long_values)
         if task.status == TaskStatus.READY else None,
         "data": data,
     }
@@ -157,20 +160,31 @@ def _shown(context, value):
     return value
 
 
+@pass_context
+def _shown_folded(context, value):
+    """_shown, then a long value folded behind a 展开 (the task page's instructions)."""
+    return folding.fold(_shown(context, value))
+
+
 _jinja = ImmutableSandboxedEnvironment(autoescape=False, undefined=ChainableUndefined,   # cannot mutate data
                                        finalize=_shown)
+_jinja_folded = _jinja.overlay(finalize=_shown_folded)
 
 
-def render_instructions(template: str | None, data: dict, titles: dict[str, str] | None = None) -> str | None:
+def render_instructions(template: str | None, data: dict, titles: dict[str, str] | None = None, *,
+                        fold_long_values: bool = False) -> str | None:
     """The task's Markdown instructions with {{ placeholders }} filled from its data (sandboxed Jinja),
     each printed code replaced by its title from `titles` (labels.value_titles).
 
-    The result is Markdown text, not HTML: whoever shows it must render it safely.
+    The result is Markdown text, not HTML: whoever shows it must render it safely. With
+    fold_long_values a long value is marked for a 展开 (app.tasks.folding; the web's Markdown filter
+    draws it), which only the task page asks for.
     """
     if not template:
         return None
+    env = _jinja_folded if fold_long_values else _jinja
     try:
-        return _jinja.from_string(template).render(**data, **{_TITLES: titles or {}})
+        return env.from_string(template).render(**data, **{_TITLES: titles or {}})
     except Exception:  # noqa: BLE001 - a designer's template error must not break the task
         return template
 

@@ -1,6 +1,7 @@
 """Jinja filters and globals of the caseworker pages: local times, Chinese labels, safe Markdown."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -10,15 +11,24 @@ from markupsafe import Markup
 
 from app.calendar import SHANGHAI
 from app.cases.uploads import size_text
+from app.tasks.folding import FOLD_CLOSE, FOLD_OPEN, LINE_BREAK
 from app.web import labels
 
 # CommonMark with raw HTML off: <script> in a designer's instructions is shown as text.
 # (markdown-it also refuses javascript:/vbscript:/data: links by default.)
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+_FOLDED = re.compile(f"{FOLD_OPEN}(\\d+){FOLD_OPEN}(.*?){FOLD_CLOSE}", re.S)
+_STRAY = re.compile(f"[{FOLD_OPEN}{FOLD_CLOSE}]")
 
 
 def render_markdown(text: str | None) -> Markup:
-    return Markup(_markdown.render(text or ""))
+    """Markdown as safe HTML; a value folded by app.tasks.folding gets its "展开" (<details>)."""
+    html = _markdown.render(text or "")
+    if FOLD_OPEN in html or LINE_BREAK in html:
+        html = _FOLDED.sub(lambda m: f'<details class="more"><summary>展开全文（共 {m.group(1)} 字）</summary>'
+                                     f'{m.group(2)}</details>', html)
+        html = _STRAY.sub("", html).replace(LINE_BREAK, "<br>\n")
+    return Markup(html)
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

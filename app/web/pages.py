@@ -53,7 +53,7 @@ def task_page(task_id: int, user: User) -> TaskPage:
     as this user may see them (tasks.services.task_details masks a reporter's identity and audits a
     view of it). Raises NotFound, Forbidden."""
     task = task_services.get_visible_task(task_id, user)
-    details = task_services.task_details(task, user)
+    details = task_services.task_details(task, user, fold_long_values=True)
     case = case_services.get_case(task.case_id) if task.case_id else None
     data = details["data"]
     schema = details["form_schema"]
