@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from .formats import FORMAT_CHECKER, FORMAT_PROBLEMS
-from .keywords import KEYWORDS, keyword_problems
+from .keywords import KEYWORDS, custom_message, keyword_problems
 from .schema import enum_names, format_path, is_choice_list, pointer_target
 
 __all__ = ["FormValidator", "check_schema"]
@@ -40,7 +40,7 @@ _FORMAT_HINTS = {
 }
 
 # keywords whose values are data, not subschemas (never rewritten or searched for $ref)
-_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "enumNames"})
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "enumNames", "x-errorMessage"})
 
 _PathPart = str | int
 _NormPath = tuple[str | None, ...]  # list indexes replaced by None
@@ -251,6 +251,11 @@ class FormValidator:
                 if k not in props and not any(re.search(p, k) for p in patterns)
             ]
             yield at_field(f"含有不允许的字段（{_fmt_list(extras)}）")
+            return
+
+        custom = custom_message(schema, kw)
+        if custom is not None:
+            yield at_field(custom)
             return
 
         if kw == "format":

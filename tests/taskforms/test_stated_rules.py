@@ -92,3 +92,32 @@ def test_check_schema_names_misused_rule_keywords():
         "a": {"type": "string", "x-notFuture": "yes"}}})
     assert "x-notFuture 应为 true 或 false（位置 #/properties/a/x-notFuture）" in problems
     assert "x-distinctFrom 引用了不存在的字段 missing（位置 #/x-distinctFrom/a）" in problems
+
+
+# --- rules found by the audit of every form's help texts ---------------------------------------------
+
+ASSESS = {"urgency": "normal", "appeal_type": "complaint", "primary_category": "拖欠账款", "misconduct": False}
+
+
+def test_only_a_consultation_can_be_answered_from_the_knowledge_base():
+    validator = form("complaint/assess.schema.json")
+    assert validator.errors({**ASSESS, "kb_answerable": True}) == {
+        "kb_answerable": ["能否依据知识库当场答复：仅限诉求类型为“咨询”的诉求，其他诉求请选“不能，派单办理”"]}
+    assert validator.errors({**ASSESS, "appeal_type": "consult", "kb_answerable": True}) == {}
+    assert validator.errors({**ASSESS, "kb_answerable": False}) == {}
+
+
+def test_a_callback_that_reached_nobody_needs_its_note():
+    validator = form("complaint/callback.schema.json")
+    assert validator.errors({"contacted": False}).get("callback_note") == ["回访记录：必填"]
+    assert "callback_note" not in validator.errors({"contacted": False, "callback_note": "9:00、15:00 两次未接"})
+
+
+def test_a_business_scope_without_road_freight_is_refused_in_words():
+    errors = form("one_thing_transport/start.schema.json").errors({"business_scope": "普通货物仓储"})
+    assert errors["business_scope"] == ["经营范围：须包含“道路货物运输（不含危险货物）”"]
+
+
+def test_check_schema_names_a_misused_error_message():
+    problems = check_schema({"type": "object", "properties": {"a": {"type": "string", "x-errorMessage": "错"}}})
+    assert problems == ["x-errorMessage 应为对象，键为校验关键字，如 {\"pattern\": \"须包含……\"}（位置 #/properties/a/x-errorMessage）"]
