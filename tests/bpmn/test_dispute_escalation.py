@@ -298,7 +298,7 @@ def test_a_major_emergency_starts_at_the_county_reported_upward_then_settles_to_
     due, steps = due_of(court["id"])
     assert steps == ["30CD"] and due == eod(2027, 4, 6)
     complete(api, iid, "court_confirmation", "mediation_followup",
-             {"court": "台山市人民法院", "application_date": "2027-03-10"})
+             {"court": "台山市人民法院", "application_date": "2027-03-04"})
     complete(api, iid, "follow_up", "mediation_followup", {"performance": "已履行", "follow_up_note": "已全额支付。"})
     inst = instance(api, iid)
     data = ended(api, iid, "end_closed")

@@ -127,7 +127,7 @@ RECOGNISED: list[tuple[re.Pattern, Check]] = [
     (re.compile(r"不超过 ?(\d+) ?周岁"), lambda p, n, name, m: p.get("maximum") == int(m.group(1))),
     (re.compile(r"须在江门市"), lambda p, n, name, m: p.get("format") == "jiangmen-address"),
     (re.compile(r"须包含“(.+?)”"), lambda p, n, name, m: m.group(1) in (p.get("pattern") or "")),
-    (re.compile(r"不能晚于当前时间"), lambda p, n, name, m: p.get("x-notFuture") is True),
+    (re.compile(r"不能晚于(当前时间|今天)"), lambda p, n, name, m: p.get("x-notFuture") is True),
     (re.compile(r"不能包含(\S+?)$"), lambda p, n, name, m: name in (n.get("x-distinctFrom") or {})),
     (re.compile(r"不含字母 ?([A-Z、]+)"), lambda p, n, name, m: _pattern_refuses_letters(p, m.group(1).replace("、", ""))),
     (re.compile(r"仅限"), lambda p, n, name, m: _constrained_by_condition(n, name)),

@@ -121,3 +121,13 @@ def test_a_business_scope_without_road_freight_is_refused_in_words():
 def test_check_schema_names_a_misused_error_message():
     problems = check_schema({"type": "object", "properties": {"a": {"type": "string", "x-errorMessage": "错"}}})
     assert problems == ["x-errorMessage 应为对象，键为校验关键字，如 {\"pattern\": \"须包含……\"}（位置 #/properties/a/x-errorMessage）"]
+
+
+@pytest.mark.parametrize("name, field, title", [("complaint/handle.schema.json", "site_visit_date", "现场核查日期"),
+                                                ("dispute_escalation/court_confirmation.schema.json", "application_date", "申请日期"),
+                                                ("dispute_escalation/sme_transfer.schema.json", "accepted_date", "正式受理日期")])
+def test_dates_of_what_already_happened_are_not_in_the_future(clock, name, field, title):
+    clock.set(NOW)
+    validator = form(name)
+    assert validator.errors({field: "2030-01-01"}).get(field) == [f"{title}：不能晚于今天（2026-03-02）"]
+    assert field not in validator.errors({field: "2026-03-02"})
