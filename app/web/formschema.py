@@ -157,19 +157,32 @@ def _if_then_else(branch: dict, node: dict, root: dict, prefix: str, ui: dict, a
     then, otherwise = resolve(branch.get("then"), root), resolve(branch.get("else"), root)
     for name in then.get("required") or []:
         add(name, f"当{text}时必填", show_if)
+    props = node.get("properties") or {}
+
+    def rule(name: str, sub: Any) -> str:
+        return _rule_of(resolve(sub, root), options_of(resolve(props.get(name), root), ui_of(ui, name)))
     for name, sub in (then.get("properties") or {}).items():
-        add(name, f"当{text}时{_rule_of(resolve(sub, root))}")
+        add(name, f"当{text}时{rule(name, sub)}")
     for name in otherwise.get("required") or []:
         add(name, f"除非{text}，否则必填")
     for name, sub in (otherwise.get("properties") or {}).items():
-        add(name, f"除非{text}，否则{_rule_of(resolve(sub, root))}")
+        add(name, f"除非{text}，否则{rule(name, sub)}")
 
 
-def _rule_of(sub: dict) -> str:
+def _rule_of(sub: dict, options: list[Option]) -> str:
     fmt = sub.get("format")
     if fmt in FORMAT_NAMES:
         return f"按{FORMAT_NAMES[fmt]}规则校验"
+    if "const" in sub:
+        shown = _labels(options, [sub["const"]])[0]
+        return "须勾选" if sub["const"] is True and shown == "是" else f"只能选“{shown}”"
     return "另有填写要求"
+
+
+def _labels(options: list[Option], wanted: list) -> list[str]:
+    """How the options show these constants (the constant itself when no option has it)."""
+    return [next((o.label for o in options if o.const == w and type(o.const) is type(w)), shown_value(w))
+            for w in wanted]
 
 
 def _describe_if(cond: dict, node: dict, root: dict, prefix: str, ui: dict) -> tuple[str, dict | None]:
@@ -181,12 +194,15 @@ def _describe_if(cond: dict, node: dict, root: dict, prefix: str, ui: dict) -> t
         title = target.get("title") or name
         options = options_of(target, ui_of(ui, name))
         wanted = [sub["const"]] if "const" in sub else list(sub.get("enum") or [])
+        negated = resolve(sub.get("not"), root)
+        unwanted = [negated["const"]] if "const" in negated else list(negated.get("enum") or [])
+        if not wanted and unwanted:
+            parts.append(f"“{title}”不为“{'或'.join(_labels(options, unwanted))}”")
+            continue
         if not wanted:
             parts.append(f"“{title}”符合条件")
             continue
-        labels = [next((o.label for o in options if o.const == w and type(o.const) is type(w)), shown_value(w))
-                  for w in wanted]
-        parts.append(f"“{title}”为“{'或'.join(labels)}”")
+        parts.append(f"“{title}”为“{'或'.join(_labels(options, wanted))}”")
         if len(props) == 1:
             show_if = {"field": join_path(prefix, name), "values": [html_value(w) for w in wanted]}
     return ("且".join(parts) or "满足条件"), show_if
