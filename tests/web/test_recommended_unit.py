@@ -54,3 +54,12 @@ def test_what_was_submitted_wins_over_the_recommendation(dispatch_task, browser)
     html = browser.text(resp)
     assert _selected(html, "handler_org") == ["pj_gov"]
     assert "不能包含主办单位（蓬江区人民政府）" in html
+
+
+def test_the_api_gets_the_rule_as_a_field_error(dispatch_task, api):
+    resp = api.post(f"/api/v1/tasks/{dispatch_task}/complete", user="dispatch1",
+                    json={"data": {"handler_org": "jm_scjgj", "co_orgs": ["jm_scjgj"]}})
+    assert resp.status_code == 422
+    error = resp.get_json()["error"]
+    assert error["code"] == "validation_failed"
+    assert error["fields"] == {"co_orgs": ["协办单位：不能包含主办单位（江门市市场监督管理局）"]}
