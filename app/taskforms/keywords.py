@@ -23,12 +23,11 @@ from app.calendar import SHANGHAI
 from app.db import utcnow
 
 from .formats import is_valid_date, is_valid_date_time
-from .schema import options_of, resolve, shown_value
+from .schema import DATA_KEYWORDS, options_of, resolve, shown_value
 
 __all__ = ["KEYWORDS", "NOT_FUTURE_GRACE", "custom_message", "keyword_problems"]
 
 NOT_FUTURE_GRACE = timedelta(minutes=5)
-_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "enumNames"})
 
 
 def not_future(validator, value: Any, instance: Any, schema: dict) -> Iterator[ValidationError]:
@@ -107,5 +106,5 @@ def keyword_problems(node: Any, path: list | None = None) -> Iterator[tuple[list
             isinstance(text, str) for text in node["x-errorMessage"].values())):
         yield path + ["x-errorMessage"], "x-errorMessage 应为对象，键为校验关键字，如 {\"pattern\": \"须包含……\"}"
     for key, sub in node.items():
-        if key not in _DATA_KEYWORDS and key != "x-errorMessage":
+        if key not in DATA_KEYWORDS:
             yield from keyword_problems(sub, path + [key])

@@ -10,6 +10,7 @@ from jsonschema.exceptions import ValidationError
 
 from .formats import FORMAT_CHECKER, FORMAT_PROBLEMS
 from .keywords import KEYWORDS, custom_message, keyword_problems
+from .schema import DATA_KEYWORDS as _DATA_KEYWORDS
 from .schema import enum_names, format_path, is_choice_list, pointer_target
 
 __all__ = ["FormValidator", "check_schema"]
@@ -38,9 +39,6 @@ _FORMAT_HINTS = {
     "ipv6": "格式不正确（应为 IPv6 地址）",
     "regex": "格式不正确（应为正则表达式）",
 }
-
-# keywords whose values are data, not subschemas (never rewritten or searched for $ref)
-_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "enumNames", "x-errorMessage"})
 
 _PathPart = str | int
 _NormPath = tuple[str | None, ...]  # list indexes replaced by None
