@@ -2,17 +2,8 @@
 not cut, the field counts it and turns red, and the server refuses it at the field with the text kept."""
 from __future__ import annotations
 
-import re
-
+from tests.browser.test_designer_flow import _login
 from tests.samples import START
-
-
-def _login(page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.fill("#username", username)
-    page.fill("#password", "demo12345")
-    page.click("button[type=submit]:has-text('登录')")
-    page.wait_for_url(re.compile(r"/tasks"))
 
 
 def test_a_long_paste_is_counted_not_cut_and_refused_at_the_field(live_server, page):
