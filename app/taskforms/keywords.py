@@ -6,8 +6,8 @@ enforces it (the validator and the form workbench both run them):
   ``NOT_FUTURE_GRACE`` ahead (a PC clock a few minutes fast is not a caseworker's error).
 - ``"x-distinctFrom": {"co_orgs": "handler_org"}`` on an object: the field named by the key must
   not equal the value of the other field, nor (an array) contain it.
-- ``"x-errorMessage": {"pattern": "须包含……"}`` beside a keyword: the message a person reads when
-  that keyword of this subschema fails, instead of the generic one (a pattern says nothing to them).
+- the designer's own words for a failing keyword are ajv-errors' ``"errorMessage"`` (a text, or
+  ``{"pattern": "须包含……"}`` per keyword), read by app/taskforms/validation.py; its shape is checked here.
 
 Messages are Chinese and land at the field. ``format: "jiangmen-address"`` (app/taskforms/formats.py)
 is the third stated rule of this kind.
@@ -25,7 +25,7 @@ from app.db import utcnow
 from .formats import is_valid_date, is_valid_date_time
 from .schema import DATA_KEYWORDS, options_of, resolve, shown_value
 
-__all__ = ["KEYWORDS", "NOT_FUTURE_GRACE", "custom_message", "keyword_problems"]
+__all__ = ["KEYWORDS", "NOT_FUTURE_GRACE", "keyword_problems"]
 
 NOT_FUTURE_GRACE = timedelta(minutes=5)
 
@@ -75,13 +75,6 @@ def distinct_from(validator, value: Any, instance: Any, schema: dict) -> Iterato
 KEYWORDS = {"x-notFuture": not_future, "x-distinctFrom": distinct_from}
 
 
-def custom_message(schema: Any, keyword: Any) -> str | None:
-    """The designer's own message for `keyword` failing in this subschema (x-errorMessage), if any."""
-    messages = schema.get("x-errorMessage") if isinstance(schema, dict) else None
-    found = messages.get(keyword) if isinstance(messages, dict) and isinstance(keyword, str) else None
-    return found if isinstance(found, str) and found else None
-
-
 def keyword_problems(node: Any, path: list | None = None) -> Iterator[tuple[list, str]]:
     """(where, Chinese problem) for each misuse of our keywords in a schema."""
     path = path or []
@@ -102,9 +95,10 @@ def keyword_problems(node: Any, path: list | None = None) -> Iterator[tuple[list
                 for field in (name, other):
                     if not isinstance(field, str) or field not in props:
                         yield path + ["x-distinctFrom", name], f"x-distinctFrom 引用了不存在的字段 {field}"
-    if "x-errorMessage" in node and not (isinstance(node["x-errorMessage"], dict) and all(
-            isinstance(text, str) for text in node["x-errorMessage"].values())):
-        yield path + ["x-errorMessage"], "x-errorMessage 应为对象，键为校验关键字，如 {\"pattern\": \"须包含……\"}"
+    if "errorMessage" in node and not isinstance(node["errorMessage"], str) and not (
+            isinstance(node["errorMessage"], dict)
+            and all(isinstance(text, str) for text in node["errorMessage"].values())):
+        yield path + ["errorMessage"], "errorMessage 应为文字，或键为校验关键字的对象，如 {\"pattern\": \"须包含……\"}"
     for key, sub in node.items():
         if key not in DATA_KEYWORDS:
             yield from keyword_problems(sub, path + [key])

@@ -15,7 +15,7 @@ from app.numbers import whole_number
 MAX_ROWS = 200   # rows of one array a form may post
 
 # keywords whose values are data, not subschemas (never rewritten or searched for $ref)
-DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "enumNames", "x-errorMessage"})
+DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "enumNames", "errorMessage"})
 
 
 # --- references ($ref) ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from .formats import FORMAT_CHECKER, FORMAT_PROBLEMS
-from .keywords import KEYWORDS, custom_message, keyword_problems
+from .keywords import KEYWORDS, keyword_problems
 from .schema import DATA_KEYWORDS as _DATA_KEYWORDS
 from .schema import enum_names, format_path, is_choice_list, pointer_target
 
@@ -251,11 +251,6 @@ class FormValidator:
             yield at_field(f"含有不允许的字段（{_fmt_list(extras)}）")
             return
 
-        custom = custom_message(schema, kw)
-        if custom is not None:
-            yield at_field(custom)
-            return
-
         if kw == "format":
             problem_fn = FORMAT_PROBLEMS.get(value)
             if problem_fn is not None:
@@ -266,10 +261,6 @@ class FormValidator:
                 yield at_field(_FORMAT_HINTS.get(value, f"格式不正确（应为 {value} 格式）"))
             return
 
-        custom = schema.get("errorMessage")   # the form's own words for a keyword (ajv-errors style)
-        if isinstance(custom, dict) and isinstance(custom.get(kw), str) and custom[kw].strip():
-            yield at_field(custom[kw].strip())
-            return
         if kw in KEYWORDS:   # our keywords word their own messages
             yield at_field(err.message)
             return

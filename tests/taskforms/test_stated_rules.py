@@ -119,8 +119,8 @@ def test_a_business_scope_without_road_freight_is_refused_in_words():
 
 
 def test_check_schema_names_a_misused_error_message():
-    problems = check_schema({"type": "object", "properties": {"a": {"type": "string", "x-errorMessage": "错"}}})
-    assert problems == ["x-errorMessage 应为对象，键为校验关键字，如 {\"pattern\": \"须包含……\"}（位置 #/properties/a/x-errorMessage）"]
+    problems = check_schema({"type": "object", "properties": {"a": {"type": "string", "errorMessage": 5}}})
+    assert problems == ["errorMessage 应为文字，或键为校验关键字的对象，如 {\"pattern\": \"须包含……\"}（位置 #/properties/a/errorMessage）"]
 
 
 @pytest.mark.parametrize("name, field, title", [("complaint/handle.schema.json", "site_visit_date", "现场核查日期"),
