@@ -249,7 +249,8 @@ def _summary(page: CasePage) -> list[tuple[str, str]]:
             *([("来源渠道", shown("channel", case.channel))] if case.channel else []),
             ("所属区县", shown("district", case.district)),
             ("企业名称", case.company_name or shown("company_name")), ("统一社会信用代码", case.uscc or "—"),
-            *((title, labels.value_text(value)) for title, value in casemap.parties(case.process_key, data))]
+            *((title, labels.value_text(value)) for title, value in casemap.parties(case.process_key, data)
+              if value not in (None, ""))]
     if "phone" in data:
         rows.append(("联系电话", shown("phone")))
     if "id_number" in data:
