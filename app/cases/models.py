@@ -31,6 +31,6 @@ class Case(db.Model):
     uscc: Mapped[str | None] = mapped_column(sa.String(18), index=True)
     unit: Mapped[str | None] = mapped_column(sa.String(100), index=True)   # 承办单位 group name, once dispatched
     is_confidential: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)   # case search
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,7 +1,7 @@
 """The human-task projection: one row per READY user/manual task, kept after completion."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -57,6 +57,8 @@ class HumanTask(db.Model):
         sa.Index("ix_human_task_assignee_id_status", "assignee_id", "status"),
         # a case's tasks (case page, KPIs); a case's completed step found inside the index (即办率)
         sa.Index("ix_human_task_case_id_bpmn_id", "case_id", "bpmn_id", "status", "completed_at"),
+        # 已办: my completed steps, newest first (app/tasks/queries.py)
+        sa.Index("ix_human_task_completed_by_id_completed_at", "completed_by_id", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -86,3 +88,4 @@ class HumanTask(db.Model):
     escalation_step: Mapped[str | None] = mapped_column(sa.String(20))   # remind/notice/supervise/criticise
     outcome: Mapped[str | None] = mapped_column(sa.String(OUTCOME_LENGTH))   # outcome_of(the submitted form)
     draft: Mapped[dict | None] = mapped_column(JSONType)  # unsaved form input, never lost
+    follow_up_on: Mapped[date | None] = mapped_column(sa.Date)   # 跟进日期 (local day), set by a caseworker

@@ -1,0 +1,31 @@
+"""human_task.follow_up_on (跟进日期) and the indexes of the 已办 list and the case search
+
+Revision ID: 9a0c0e1d0006
+Revises: 8e0c0e1d0005
+Create Date: 2026-12-02 13:20:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '9a0c0e1d0006'
+down_revision = '8e0c0e1d0005'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('human_task', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('follow_up_on', sa.Date(), nullable=True))
+        batch_op.create_index('ix_human_task_completed_by_id_completed_at', ['completed_by_id', 'completed_at'],
+                              unique=False)
+    with op.batch_alter_table('case', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_created_at'), ['created_at'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('case', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_created_at'))
+    with op.batch_alter_table('human_task', schema=None) as batch_op:
+        batch_op.drop_index('ix_human_task_completed_by_id_completed_at')
+        batch_op.drop_column('follow_up_on')
