@@ -1,0 +1,182 @@
+"""Case search for caseworkers (案件查询): the cases a user may open, found by case number, enterprise
+name or USCC, reporter phone, channel, district, status and date received; paged and sorted in SQL.
+
+Visibility is the case page's rule (processes.services.instance_access) written as SQL:
+an administrator sees every case; anyone else the cases whose instance they started or that have a
+task assigned to them, completed by them or offered to one of their groups (can_view_instance); a
+supervisor also those of their units (supervision.access: the case's unit, or a task of it offered
+to the unit). A reporter's phone is matched only where the searcher may see the identity
+(cases.privacy.can_see_identity): on a confidential case a handler finds nothing by phone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from app.audit.models import AuditAction, AuditEvent
+from app.auth.models import ROLE_SUPERVISOR, Group, User
+from app.calendar.calendar import SHANGHAI
+from app.cases import privacy
+from app.cases.models import Case
+from app.extensions import db
+from app.numbers import MAX_PAGE
+from app.processes.models import InstanceStatus, ProcessInstance
+from app.tasks.models import HumanTask, HumanTaskCandidate
+from app.tasks.queries import ListPage, current_steps, text_search_clause
+
+STATUSES = (InstanceStatus.RUNNING, InstanceStatus.COMPLETED, InstanceStatus.ERROR, InstanceStatus.SUSPENDED,
+            InstanceStatus.CANCELLED)
+
+
+class CaseSearchSchema(Schema):
+    """The search's query parameters, for the page and the API alike (messages in Chinese)."""
+
+    class Meta:
+        unknown = EXCLUDE
+        ordered = True
+
+    q = fields.String(load_default="", validate=validate.Length(max=100, error="搜索内容不能超过 {max} 个字"),
+                      metadata={"description": "案件编号、企业名称或统一社会信用代码（部分匹配）"})
+    phone = fields.String(load_default="", validate=validate.Regexp(
+        r"^[0-9-]{3,20}$", error="电话号码只能包含数字和“-”，3 到 20 位"), metadata={"description": "诉求人/举报人电话（完整号码）；保密案件仅对有权查看身份信息者匹配"})
+    channel = fields.String(load_default="", validate=validate.Length(max=40, error="渠道取值无效"),
+                            metadata={"description": "来源渠道代码，如 hotline_12345"})
+    district = fields.String(load_default="", validate=validate.Length(max=40, error="区县取值无效"))
+    status = fields.String(load_default="", validate=validate.OneOf(
+        ("",) + STATUSES, error="状态只能是 办理中、已办结、异常、已挂起 或 已撤销"),
+        metadata={"description": "流程实例状态：running/completed/error/suspended/cancelled"})
+    date_from = fields.Date(load_default=None, error_messages={"invalid": "请按“年-月-日”填写有效日期，例如 2026-12-01"},
+                            metadata={"description": "受理日期起（含，江门本地日期）"})
+    date_to = fields.Date(load_default=None, error_messages={"invalid": "请按“年-月-日”填写有效日期，例如 2026-12-31"},
+                          metadata={"description": "受理日期止（含）"})
+    page = fields.Integer(load_default=1, strict=False, validate=validate.Range(
+        min=1, max=MAX_PAGE, error="页码应为 1 到 {max} 之间的整数"), error_messages={"invalid": "页码应为整数"})
+
+    @validates_schema
+    def _date_range(self, data, **kwargs):
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise ValidationError("开始日期不能晚于结束日期", field_name="date_to")
+
+
+@dataclass
+class CaseFilters:
+    q: str = ""
+    phone: str = ""
+    channel: str = ""
+    district: str = ""
+    status: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+
+    @classmethod
+    def load(cls, args) -> "CaseFilters":
+        """Filters from query parameters (empty ones ignored). Raises marshmallow's ValidationError
+        with Chinese messages per field."""
+        given = {k: v.strip() if isinstance(v, str) else v for k, v in dict(args).items()}
+        loaded = CaseSearchSchema().load({k: v for k, v in given.items() if v not in ("", None)})
+        return cls(**{k: v.strip() if isinstance(v, str) else v for k, v in loaded.items()})
+
+    def args(self, **changes) -> dict:
+        """The query parameters of these filters (with changes), without the empty ones."""
+        values = {**{f: getattr(self, f) for f in self.__dataclass_fields__}, **changes}
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items()
+                if v not in ("", None) and not (k == "page" and v == 1)}
+
+    @property
+    def is_filtered(self) -> bool:
+        return any((self.q, self.phone, self.channel, self.district, self.status, self.date_from, self.date_to))
+
+
+@dataclass
+class CaseRow:
+    case: Case
+    instance_id: int
+    instance_status: str
+    unit_title: str | None
+    current_steps: list[str] = field(default_factory=list)
+
+
+def visible_clause(user: User):
+    """SQL over case joined with its process_instance: the cases `user` may open (see the module)."""
+    if user.is_admin:
+        return sa.true()
+    groups = list(user.group_names) or [""]
+    offered = sa.select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.group_name.in_(groups))
+    # IN (subquery) sets, each built once per statement, as supervision.access.unit_task_clause explains
+    participant = sa.or_(
+        ProcessInstance.started_by_id == user.id,
+        ProcessInstance.id.in_(sa.select(HumanTask.instance_id).where(HumanTask.assignee_id == user.id)),
+        ProcessInstance.id.in_(sa.select(HumanTask.instance_id).where(HumanTask.completed_by_id == user.id)),
+        ProcessInstance.id.in_(sa.select(HumanTask.instance_id).where(HumanTask.id.in_(offered))))
+    if not user.has_role(ROLE_SUPERVISOR):
+        return participant
+    from app.supervision.access import supervision_scope, unit_case_clause, unit_task_clause
+    units = supervision_scope(user).units
+    if not units:
+        return participant
+    supervised = sa.or_(unit_case_clause(units),
+                        ProcessInstance.id.in_(sa.select(HumanTask.instance_id).where(unit_task_clause(units))))
+    return sa.or_(participant, supervised)
+
+
+def phone_clause(user: User, phone: str):
+    """Cases whose reporter gave this phone (on the start form or a later step), only where `user`
+    may see the identity: every case for those of privacy.IDENTITY_GROUPS, else non-confidential ones."""
+    given = sa.exists().where(AuditEvent.case_id == Case.id,
+                              AuditEvent.action.in_((AuditAction.START, AuditAction.COMPLETE)),
+                              AuditEvent.data["phone"].as_string() == phone)
+    if privacy.can_see_identity(user, _CONFIDENTIAL):
+        return given
+    return sa.and_(Case.is_confidential.is_(False), given)
+
+
+class _Confidential:
+    is_confidential = True
+
+
+_CONFIDENTIAL = _Confidential()   # asks can_see_identity about the user alone
+
+
+def _local_midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time(), SHANGHAI)
+
+
+def search_statement(user: User, filters: CaseFilters):
+    stmt = (sa.select(Case, ProcessInstance.id, ProcessInstance.status)
+            .join(ProcessInstance, ProcessInstance.case_id == Case.id)
+            .where(visible_clause(user)))
+    if filters.q:
+        stmt = stmt.where(text_search_clause(filters.q, Case.title))
+    if filters.phone:
+        stmt = stmt.where(phone_clause(user, filters.phone))
+    if filters.channel:
+        stmt = stmt.where(Case.channel == filters.channel)
+    if filters.district:
+        stmt = stmt.where(Case.district == filters.district)
+    if filters.status:
+        stmt = stmt.where(ProcessInstance.status == filters.status)
+    if filters.date_from:
+        stmt = stmt.where(Case.created_at >= _local_midnight_utc(filters.date_from))
+    if filters.date_to:
+        stmt = stmt.where(Case.created_at < _local_midnight_utc(filters.date_to + timedelta(days=1)))
+    return stmt
+
+
+def search_cases(user: User, filters: CaseFilters, per_page: int = 20) -> ListPage:
+    """One page of the cases `user` may open matching `filters`, newest first, each with its
+    instance's status, its unit's title and its current steps."""
+    stmt = search_statement(user, filters)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = db.session.execute(stmt.order_by(Case.created_at.desc(), Case.id.desc())
+                              .limit(per_page).offset((filters.page - 1) * per_page)).all()
+    steps = current_steps(instance_id for _, instance_id, _ in rows)
+    units = {case.unit for case, _, _ in rows if case.unit}
+    titles = dict(db.session.execute(sa.select(Group.name, Group.title).where(Group.name.in_(units))).all()) \
+        if units else {}
+    return ListPage([CaseRow(case, instance_id, status, titles.get(case.unit, case.unit) if case.unit else None,
+                             steps.get(instance_id, [])) for case, instance_id, status in rows],
+                    filters.page, per_page, total)
