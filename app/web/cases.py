@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
+from marshmallow import ValidationError
 
+from app.cases import search as case_search
 from app.cases import services
 from app.cases.uploads import ALLOWED_TEXT, UploadRefused
 from app.errors import AppError
-from app.web import labels, pages
+from app.web import labels, pages, queries
 
 bp = Blueprint("cases", __name__)
 
@@ -24,6 +26,22 @@ def _render(case_id: int, *, upload_error: str | None = None, comment_error: str
     return render_template("cases/show.html", page=page, upload_error=upload_error, comment_error=comment_error,
                            comment_body=comment_body, comment_max=services.COMMENT_MAX,
                            allowed_types=ALLOWED_TEXT), status
+
+
+@bp.get("/cases")
+@login_required
+def search():
+    """案件查询: the cases I may open; a bad filter re-shows the form with its message (422)."""
+    try:
+        filters, errors = case_search.CaseFilters.load(request.args), {}
+    except ValidationError as exc:
+        filters, errors = case_search.CaseFilters(), exc.messages
+    page = None if errors else case_search.search_cases(_user(), filters,
+                                                         per_page=current_app.config["INBOX_PER_PAGE"])
+    html = render_template("cases/search.html", page=page, filters=filters, errors=errors, typed=request.args,
+                           choices=queries.filter_choices(), statuses=case_search.STATUSES,
+                           page_url=lambda number: url_for("cases.search", **filters.args(page=number)))
+    return html, 422 if errors else 200
 
 
 @bp.get("/cases/<int:case_id>")

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.numbers import page_number
 from app.processes.models import ProcessDefinition
 from app.taskforms.schema import options_of
-from app.tasks import services as task_services
+from app.tasks import queries as task_queries, services as task_services
 from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
 
 SLA_FILTERS = ("red", "orange", "yellow", "green", "paused", "none")
@@ -38,6 +38,8 @@ class InboxFilters:
     sla: str = ""
     q: str = ""
     page: int = 1
+    sort: str = ""      # app.tasks.queries.INBOX_SORTS code, "-" for descending; "" = soonest due first
+    follow: str = ""    # app.tasks.queries.FOLLOW_UP_FILTERS
 
     @classmethod
     def from_args(cls, args) -> "InboxFilters":
@@ -48,18 +50,20 @@ class InboxFilters:
         return cls(scope=scope if scope in task_services.SCOPES else "all",
                    process=args.get("process", "").strip()[:100], district=args.get("district", "").strip()[:40],
                    channel=args.get("channel", "").strip()[:40], sla=sla if sla in SLA_FILTERS else "",
-                   q=args.get("q", "").strip()[:100], page=page)
+                   q=args.get("q", "").strip()[:100], page=page, sort=task_queries.valid_sort(args.get("sort")),
+                   follow=args.get("follow", "") if args.get("follow") in task_queries.FOLLOW_UP_FILTERS else "")
 
     def args(self, **changes) -> dict:
         """The query parameters of these filters (with changes), without the defaults."""
         values = {"scope": self.scope, "process": self.process, "district": self.district,
-                  "channel": self.channel, "sla": self.sla, "q": self.q, "page": self.page, **changes}
+                  "channel": self.channel, "sla": self.sla, "q": self.q, "page": self.page,
+                  "sort": self.sort, "follow": self.follow, **changes}
         return {k: v for k, v in values.items() if v not in ("", None) and not (k == "page" and v == 1)
                 and not (k == "scope" and v == "all")}
 
     @property
     def is_filtered(self) -> bool:
-        return any((self.process, self.district, self.channel, self.sla, self.q))
+        return any((self.process, self.district, self.channel, self.sla, self.q, self.follow))
 
 
 @dataclass
@@ -130,6 +134,8 @@ def inbox_statement(user: User, filters: InboxFilters, now: datetime):
         stmt = stmt.where(_sla_clause(filters.sla, now))
     if filters.q:
         stmt = stmt.where(_search_clause(filters.q))
+    if filters.follow:
+        stmt = stmt.where(task_queries.follow_up_clause(filters.follow, now))
     return stmt
 
 
@@ -139,7 +145,7 @@ def list_inbox(user: User, filters: InboxFilters, per_page: int = 20, now: datet
     stmt = inbox_statement(user, filters, now)
     total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
     rows = db.session.execute(
-        stmt.order_by(*INBOX_ORDER).limit(per_page).offset((filters.page - 1) * per_page)).all()
+        stmt.order_by(*task_queries.inbox_order(filters.sort, INBOX_ORDER)).limit(per_page).offset((filters.page - 1) * per_page)).all()
     names = user_names({task.assignee_id for task, _ in rows})
     return InboxPage([InboxRow(task, case, current_sla_state(task, now), names.get(task.assignee_id))
                       for task, case in rows], filters.page, per_page, total)

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from app.errors import Conflict, FormInvalid, ProcessDefinitionError
-from app.tasks import services as task_services
+from app.tasks import follow_up as task_follow_up, queries as task_queries, services as task_services
 from app.web import forms, labels, pages, queries
 from app.web.auth import safe_next
 
@@ -22,7 +22,18 @@ def inbox():
     filters = queries.InboxFilters.from_args(request.args)
     page = queries.list_inbox(_user(), filters, per_page=current_app.config["INBOX_PER_PAGE"])
     return render_template("tasks/inbox.html", page=page, filters=filters, choices=queries.filter_choices(),
-                           page_url=lambda number: url_for("tasks.inbox", **filters.args(page=number)))
+                           page_url=lambda number: url_for("tasks.inbox", **filters.args(page=number)),
+                           today=task_queries.local_today())
+
+
+@bp.get("/done")
+@login_required
+def done():
+    """已办: the steps I completed, newest first, with their case's current state."""
+    filters = task_queries.DoneFilters.from_args(request.args)
+    page = task_queries.list_completed_tasks(_user(), filters, per_page=current_app.config["INBOX_PER_PAGE"])
+    return render_template("tasks/done.html", page=page, filters=filters, choices=queries.filter_choices(),
+                           page_url=lambda number: url_for("tasks.done", **filters.args(page=number)))
 
 
 def _back(default: str) -> str:
@@ -58,6 +69,27 @@ def show(task_id: int):
     view = forms.form_view(page.schema, page.ui, _user(), page.values, case_id=page.task.case_id,
                            defaults=not page.from_draft)
     return render_template("tasks/task.html", page=page, form=view)
+
+
+@bp.post("/<int:task_id>/follow-up")
+@login_required
+def follow_up(task_id: int):
+    """Set or clear (action=clear) the task's 跟进日期; a bad date re-shows the page with its message."""
+    typed = request.form.get(task_follow_up.FIELD, "")
+    try:
+        day = None if request.form.get("action") == "clear" else task_follow_up.parse_follow_up(typed)
+        task_follow_up.set_follow_up(task_id, _user(), day)
+    except FormInvalid as exc:
+        page = pages.task_page(task_id, _user())
+        view = forms.form_view(page.schema, page.ui, _user(), page.values, case_id=page.task.case_id,
+                               defaults=not page.from_draft)
+        return render_template("tasks/task.html", page=page, form=view, follow_up_typed=typed,
+                               follow_up_errors=(exc.fields or {}).get(task_follow_up.FIELD)), 422
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("tasks.show", task_id=task_id), code=303)
+    flash(f"已设置跟进日期 {day.isoformat()}" if day else "已清除跟进日期", "success")
+    return redirect(_back(url_for("tasks.show", task_id=task_id)), code=303)
 
 
 def _render(page, values, *, errors=None, raw=None, message=None, status=200):
