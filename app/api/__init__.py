@@ -12,8 +12,8 @@ def register_api(api: Api, csrf: CSRFProtect) -> None:
     from app.api import supervision   # issue #6: 督办
     csrf.exempt(supervision.blp)
     api.register_blueprint(supervision.blp, url_prefix="/api/v1" + supervision.PREFIX)
-    from app.api import applications, instance_list   # issue #12: 我的申请, the instance list, cancelling
-    for module in (instance_list, applications):
+    from app.api import applications, instance_list, lists   # issue #12: 我的申请, instances, 已办, case search
+    for module in (instance_list, applications, lists):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix="/api/v1" + module.PREFIX)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})

@@ -142,6 +142,7 @@ class TaskSchema(StrictSchema):
         "description": "green/yellow/orange/red/paused at this moment (orange: a step timer ran out, the case "
                        "deadline has not)"})
     escalation_step = fields.String(allow_none=True)
+    follow_up_on = fields.Date(allow_none=True, metadata={"description": "跟进日期（江门本地日期）"})
 
     def get_paused(self, task):
         return task.paused_at is not None
