@@ -29,7 +29,7 @@ import sqlalchemy as sa
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import dashboard_bench  # noqa: E402  (the loader, the plan helpers; it puts the project on sys.path)
+# the loader and the plan helpers (importing it also puts the project on sys.path)
 from dashboard_bench import NOW, ROOT, Capture, build, explain, scans, vacuum_analyze  # noqa: E402
 
 TARGET_MS = 200

@@ -12,6 +12,7 @@ import re
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_designer_flow import _login
 
 CASES = """
 import json
@@ -33,14 +34,6 @@ with app.app_context():
 
 def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def _login(page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.fill("#username", username)
-    page.fill("#password", "demo12345")
-    page.click("button[type=submit]:has-text('登录')")
-    page.wait_for_url(re.compile(r"/tasks"))
 
 
 @pytest.fixture(scope="module")
