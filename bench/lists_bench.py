@@ -9,7 +9,7 @@ any table scan in their plans; writes bench/results/lists_bench.json.
 
 Users beside the loader's `admin` and `sup` (a supervisor of units u00 and u01): `worker`, a
 caseworker of unit u00, who completed that unit's completed steps; `caller`, the 回访员 who completed
-every call-back (the longest personal history: a large 已办).
+every call-back (the longest personal history: a large 已办); 200 colleagues completed the rest.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE))
 from dashboard_bench import NOW, ROOT, Capture, build, explain, scans, vacuum_analyze  # noqa: E402
 
 TARGET_MS = 200
+STAFF = 200   # colleagues who completed the other steps
 
 
 def add_caseworkers(session) -> dict:
@@ -41,19 +42,31 @@ def add_caseworkers(session) -> dict:
     from app.tasks.models import HumanTask, HumanTaskCandidate
     conn = session.connection()
     unit = conn.execute(sa.select(Group.id).where(Group.name == "u00")).scalar_one()
-    callback = conn.execute(sa.insert(Group.__table__).values(name="callback", title="回访员", kind="lane")
-                            .returning(Group.__table__.c.id)).scalar_one()
+    # explicit ids, as the loader's: its inserts did not move PostgreSQL's sequences
+    callback = conn.execute(sa.select(sa.func.max(Group.id))).scalar_one() + 1
+    conn.execute(sa.insert(Group.__table__).values(id=callback, name="callback", title="回访员", kind="lane"))
+    next_user = conn.execute(sa.select(sa.func.max(User.id))).scalar_one() + 1
     ids = {}
-    for username, name, group in (("worker", "经办人（u00）", unit), ("caller", "回访员", callback)):
-        ids[username] = conn.execute(sa.insert(User.__table__).values(
-            username=username, display_name=name, password_hash="x", email=None, is_active_user=True,
-            created_at=NOW).returning(User.__table__.c.id)).scalar_one()
+    for offset, (username, name, group) in enumerate((("worker", "经办人（u00）", unit), ("caller", "回访员", callback))):
+        ids[username] = next_user + offset
+        conn.execute(sa.insert(User.__table__).values(
+            id=ids[username], username=username, display_name=name, password_hash="x", email=None,
+            is_active_user=True, created_at=NOW))
         conn.execute(sa.insert(user_group), [{"user_id": ids[username], "group_id": group}])
+    ht = HumanTask.__table__
     for username, group in (("worker", "u00"), ("caller", "callback")):
         offered = sa.select(HumanTaskCandidate.task_id).where(HumanTaskCandidate.group_name == group)
-        conn.execute(sa.update(HumanTask.__table__).where(HumanTask.__table__.c.status == "completed",
-                                                          HumanTask.__table__.c.id.in_(offered))
-                     .values(completed_by_id=ids[username]))
+        conn.execute(sa.update(ht).where(ht.c.status == "completed", ht.c.id.in_(offered))
+                     .values(completed_by_id=ids[username], assignee_id=ids[username]))
+    # every other completed step by one of STAFF colleagues, and kept assigned to them, as completing
+    # does (processes.services.apply_result): the planner sees assignee and completer spread as in life
+    first = next_user + len(ids)
+    conn.execute(sa.insert(User.__table__), [
+        {"id": first + i, "username": f"staff{i:03d}", "display_name": f"经办人{i}", "password_hash": "x",
+         "email": None, "is_active_user": True, "created_at": NOW} for i in range(STAFF)])
+    staff = first + ht.c.id % STAFF
+    conn.execute(sa.update(ht).where(ht.c.status == "completed", ht.c.completed_by_id.is_(None))
+                 .values(completed_by_id=staff, assignee_id=staff))
     # a few follow-up dates on the worker's open tasks, for the 今天需跟进 filter
     today = NOW.date()
     open_ids = conn.execute(sa.select(HumanTaskCandidate.task_id).join(

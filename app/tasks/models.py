@@ -57,8 +57,8 @@ class HumanTask(db.Model):
         sa.Index("ix_human_task_assignee_id_status", "assignee_id", "status"),
         # a case's tasks (case page, KPIs); a case's completed step found inside the index (即办率)
         sa.Index("ix_human_task_case_id_bpmn_id", "case_id", "bpmn_id", "status", "completed_at"),
-        # 已办: my completed steps, newest first (app/tasks/queries.py)
-        sa.Index("ix_human_task_completed_by_id_completed_at", "completed_by_id", "completed_at"),
+        # 已办: my completed steps, newest first, counted inside the index (app/tasks/queries.py)
+        sa.Index("ix_human_task_completed_by_id_status", "completed_by_id", "status", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

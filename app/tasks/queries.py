@@ -109,7 +109,11 @@ def completed_statement(user: User, q: str = ""):
 def list_completed_tasks(user: User, filters: DoneFilters, per_page: int = 20) -> ListPage:
     """One page of 已办, newest completion first, each row with its case's current state."""
     stmt = completed_statement(user, filters.q)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+    if filters.q:
+        total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+    else:   # every task has its instance: counted inside ix_human_task_completed_by_id_status, no join
+        total = db.session.execute(sa.select(sa.func.count()).select_from(HumanTask).where(
+            HumanTask.completed_by_id == user.id, HumanTask.status == TaskStatus.COMPLETED)).scalar_one()
     rows = db.session.execute(stmt.order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
                               .limit(per_page).offset((filters.page - 1) * per_page)).all()
     steps = current_steps(task.instance_id for task, _, _ in rows)

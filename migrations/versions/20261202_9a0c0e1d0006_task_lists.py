@@ -1,5 +1,8 @@
 """human_task.follow_up_on (跟进日期) and the indexes of the 已办 list and the case search
 
+已办 reads human_task by (completed_by_id, status, completed_at); the case search starts from the
+instances a user started (process_instance.started_by_id) and orders cases by created_at.
+
 Revision ID: 9a0c0e1d0006
 Revises: 8e0c0e1d0005
 Create Date: 2026-12-02 13:20:00
@@ -17,8 +20,10 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.add_column(sa.Column('follow_up_on', sa.Date(), nullable=True))
-        batch_op.create_index('ix_human_task_completed_by_id_completed_at', ['completed_by_id', 'completed_at'],
+        batch_op.create_index('ix_human_task_completed_by_id_status', ['completed_by_id', 'status', 'completed_at'],
                               unique=False)
+    with op.batch_alter_table('process_instance', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_process_instance_started_by_id'), ['started_by_id'], unique=False)
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_created_at'), ['created_at'], unique=False)
 
@@ -26,6 +31,8 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_created_at'))
+    with op.batch_alter_table('process_instance', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_process_instance_started_by_id'))
     with op.batch_alter_table('human_task', schema=None) as batch_op:
-        batch_op.drop_index('ix_human_task_completed_by_id_completed_at')
+        batch_op.drop_index('ix_human_task_completed_by_id_status')
         batch_op.drop_column('follow_up_on')
