@@ -6,6 +6,7 @@ any table scan in their plans; writes bench/results/lists_bench.json.
     .venv/bin/python bench/lists_bench.py                        # 5 000 cases: a quick run
     .venv/bin/python bench/lists_bench.py --cases 100000 --tmpdir /dev/shm
     BENCH_DATABASE_URL=postgresql+psycopg://user@host/db .venv/bin/python bench/lists_bench.py --cases 100000
+    BENCH_DATABASE_URL=... .venv/bin/python bench/lists_bench.py --skip-load     # the same data, new queries
 
 Users beside the loader's `admin` and `sup` (a supervisor of units u00 and u01): `worker`, a
 caseworker of unit u00, who completed that unit's completed steps; `caller`, the 回访员 who completed
@@ -120,6 +121,8 @@ def main() -> None:
                         help="default: $BENCH_DATABASE_URL, else a fresh SQLite file in --tmpdir")
     parser.add_argument("--tmpdir", default=None)
     parser.add_argument("--plans", action="store_true", help="print every plan, not only the table scans")
+    parser.add_argument("--skip-load", action="store_true",
+                        help="reuse the data a previous run left in --database-url (after a change to the queries)")
     args = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -134,11 +137,15 @@ def main() -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url}, config_class=TestConfig)
     results = []
     with app.app_context():
-        reset_schema(db.engine)
-        upgrade()
         t0 = time.perf_counter()
-        sizes = build(db.session, args.cases, args.seed)
-        sizes.update(add_caseworkers(db.session))
+        if args.skip_load:
+            from app.cases.models import Case
+            sizes = {"cases": db.session.execute(sa.select(sa.func.count(Case.id))).scalar_one()}
+        else:
+            reset_schema(db.engine)
+            upgrade()
+            sizes = build(db.session, args.cases, args.seed)
+            sizes.update(add_caseworkers(db.session))
         vacuum_analyze(db.session)
         load_seconds = time.perf_counter() - t0
         dialect = db.engine.dialect.name
@@ -186,7 +193,7 @@ def main() -> None:
     out = ROOT / "bench" / "results" / "lists_bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"when": datetime.now(timezone.utc).isoformat(), "database": dialect,
-                               "cases": args.cases, "repeat": args.repeat, "load_seconds": load_seconds,
+                               "cases": sizes["cases"], "repeat": args.repeat, "load_seconds": load_seconds,
                                "sizes": sizes, "results": results,
                                "machine": {"platform": platform.platform(), "python": platform.python_version()}},
                               ensure_ascii=False, indent=1, default=str))
