@@ -263,6 +263,23 @@ def scans(plan: list[str]) -> list[str]:
     return bad
 
 
+def measure(run, repeat: int, capture: Capture, session) -> tuple[list[float], object, list]:
+    """`run()` once to warm up (calendar, caches, statement compilation), `repeat` timed runs (ms), then
+    once more with its statements captured: (timings, that run's result, [(statement, plan)])."""
+    run()
+    timings = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run()
+        timings.append((time.perf_counter() - t0) * 1000)
+    capture.statements, capture.on = [], True
+    outcome = run()
+    capture.on = False
+    plans = [(stmt, explain(session, stmt, params)) for stmt, params in capture.statements]
+    session.rollback()
+    return timings, outcome, plans
+
+
 def kpi_breakdown(user, period, repeat: int) -> dict[str, float]:
     """Each KPI computed alone (compute_kpis with ids=[one], so a fresh cache): what a tile costs."""
     from app.supervision import kpis
@@ -381,23 +398,12 @@ def main() -> None:
         print(f"first year of KPIs (fills case_fact, {facts_fill['facts']} closed cases): "
               f"{facts_fill['seconds']:.1f} s, once")
         for label, run in cases:
-            run(users)                                   # warm-up: calendar, caches, statement compilation
-            timings = []
-            for _ in range(args.repeat):
-                t0 = time.perf_counter()
-                run(users)
-                timings.append((time.perf_counter() - t0) * 1000)
-            capture.statements, capture.on = [], True
-            outcome = run(users)
-            capture.on = False
-            statements = list(capture.statements)
-            plans = [(stmt, explain(db.session, stmt, params)) for stmt, params in statements]
-            db.session.rollback()
+            timings, outcome, plans = measure(lambda: run(users), args.repeat, capture, db.session)
             summary = (outcome if isinstance(outcome, str) else
                        f"{outcome.total} rows" if hasattr(outcome, "total") else
                        f"{len(outcome['kpis'])} KPIs" if isinstance(outcome, dict) else f"{len(outcome)} groups")
             results.append({"query": label, "median_ms": statistics.median(timings), "min_ms": min(timings),
-                            "max_ms": max(timings), "statements": len(statements), "result": summary,
+                            "max_ms": max(timings), "statements": len(plans), "result": summary,
                             "plans": [{"sql": " ".join(s.split()), "plan": p, "scans": scans(p)} for s, p in plans]})
         breakdown = kpi_breakdown(users["admin"], year, args.repeat)
         db.session.remove()

@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 # the loader and the plan helpers (importing it also puts the project on sys.path)
-from dashboard_bench import NOW, ROOT, Capture, build, explain, scans, vacuum_analyze  # noqa: E402
+from dashboard_bench import NOW, ROOT, Capture, build, measure, scans, vacuum_analyze  # noqa: E402
 
 TARGET_MS = 200
 STAFF = 200   # colleagues who completed the other steps
@@ -155,17 +155,7 @@ def main() -> None:
         users = {name: db.session.execute(sa.select(User).where(User.username == name)).scalar_one()
                  for name in ("admin", "sup", "worker", "caller")}
         for label, run in lists(users):
-            run()                                        # warm-up: statement compilation, caches
-            timings = []
-            for _ in range(args.repeat):
-                t0 = time.perf_counter()
-                outcome = run()
-                timings.append((time.perf_counter() - t0) * 1000)
-            capture.statements, capture.on = [], True
-            run()
-            capture.on = False
-            plans = [(stmt, explain(db.session, stmt, params)) for stmt, params in capture.statements]
-            db.session.rollback()
+            timings, outcome, plans = measure(run, args.repeat, capture, db.session)
             results.append({"list": label, "median_ms": statistics.median(timings), "min_ms": min(timings),
                             "max_ms": max(timings), "statements": len(plans),
                             "result": f"{outcome.total} rows, page of {len(outcome.rows)}",
