@@ -60,7 +60,7 @@ def add_caseworkers(session) -> dict:
         conn.execute(sa.update(ht).where(ht.c.status == "completed", ht.c.id.in_(offered))
                      .values(completed_by_id=ids[username], assignee_id=ids[username]))
     # every other completed step by one of STAFF colleagues, and kept assigned to them, as completing
-    # does (processes.services.apply_result): the planner sees assignee and completer spread as in life
+    # does (processes.running.apply_result): the planner sees assignee and completer spread as in life
     first = next_user + len(ids)
     conn.execute(sa.insert(User.__table__), [
         {"id": first + i, "username": f"staff{i:03d}", "display_name": f"经办人{i}", "password_hash": "x",

@@ -1,7 +1,7 @@
 """Case search for caseworkers (案件查询): the cases a user may open, found by case number, enterprise
 name or USCC, reporter phone, channel, district, status and date received; paged and sorted in SQL.
 
-Visibility is the case page's rule (processes.services.instance_access) written as SQL:
+Visibility is the case page's rule (processes.instances.instance_access) written as SQL:
 an administrator sees every case; anyone else the cases whose instance they started or that have a
 task assigned to them, completed by them or offered to one of their groups (can_view_instance); a
 supervisor also those of their units (supervision.access: the case's unit, or a task of it offered

@@ -4,7 +4,7 @@
 instances a user started (process_instance.started_by_id) and orders cases by created_at.
 
 Revision ID: 9a0c0e1d0006
-Revises: 8e0c0e1d0005
+Revises: a1f5e2c30006
 Create Date: 2026-12-02 13:20:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '9a0c0e1d0006'
-down_revision = '8e0c0e1d0005'
+down_revision = 'a1f5e2c30006'
 branch_labels = None
 depends_on = None
 

@@ -60,7 +60,7 @@ def test_a_handler_of_another_unit_never_finds_the_case_and_its_own_unit_does(co
 def test_search_shows_exactly_the_cases_the_case_page_opens_user_by_user(complaints, db):
     """Both ways: every case a search lists opens for that user, and every case that opens is listed."""
     from app.processes.models import ProcessInstance
-    from app.processes.services import instance_access
+    from app.processes.instances import instance_access
     instances = db.session.execute(sa.select(ProcessInstance)).scalars().all()
     numbers = {c.id: c.number for c in complaints.values()}
     for username in SEARCHERS:

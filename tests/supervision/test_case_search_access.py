@@ -10,7 +10,7 @@ from tests.supervision.conftest import cst
 def test_search_and_case_page_agree_on_every_corner_of_the_supervision_rule(people, rows, db):
     from app.cases.search import CaseFilters, search_cases
     from app.processes.models import ProcessInstance
-    from app.processes.services import instance_access
+    from app.processes.instances import instance_access
     t = cst(2025, 3, 3, 9)
     dispatched_a = rows.case("complaint", t, unit="unit_a")                      # case.unit only
     rows.task(dispatched_a, "handle", status="ready", groups=("unit_b",))
