@@ -57,6 +57,9 @@ class HumanTask(db.Model):
         sa.Index("ix_human_task_assignee_id_status", "assignee_id", "status"),
         # a case's tasks (case page, KPIs); a case's completed step found inside the index (即办率)
         sa.Index("ix_human_task_case_id_bpmn_id", "case_id", "bpmn_id", "status", "completed_at"),
+        # the tasks offered to a group -> their instances and cases inside the index (the supervisor's
+        # instance list and case search turn human_task_candidate rows into instance ids)
+        sa.Index("ix_human_task_id_instance_id_case_id", "id", "instance_id", "case_id"),
         # 已办: my completed steps, newest first, counted inside the index (app/tasks/queries.py)
         sa.Index("ix_human_task_completed_by_id_status", "completed_by_id", "status", "completed_at"),
     )
