@@ -190,9 +190,22 @@ def search_cases(user: User, filters: CaseFilters, per_page: int = 20) -> ListPa
     """One page of the cases `user` may open matching `filters`, newest first, each with its
     instance's status, its unit's title and its current steps."""
     stmt = search_statement(user, filters)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = db.session.execute(stmt.order_by(Case.created_at.desc(), Case.id.desc())
-                              .limit(per_page).offset((filters.page - 1) * per_page)).all()
+    ordered = stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(per_page).offset((filters.page - 1) * per_page)
+    if user.is_admin:   # every case: the page walks the created_at index and stops; count apart
+        total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = [tuple(row) for row in db.session.execute(ordered).all()]
+    else:
+        # the visible set must be built and sorted for the page anyway: the total rides on the page's
+        # rows (COUNT(*) OVER ()) instead of building it a second time (a supervisor of two units
+        # at 100,000 cases on PostgreSQL: 104 -> 61 ms); a page past the end counts on its own
+        counted = db.session.execute(ordered.add_columns(sa.func.count().over().label("total"))).all()
+        if counted:
+            total = counted[0].total
+        elif filters.page == 1:
+            total = 0
+        else:
+            total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = [tuple(row)[:-1] for row in counted]
     steps = current_steps(instance_id for _, instance_id, _ in rows)
     units = {case.unit for case, _, _ in rows if case.unit}
     titles = dict(db.session.execute(sa.select(Group.name, Group.title).where(Group.name.in_(units))).all()) \

@@ -134,20 +134,22 @@ def list_instances(user: User, filters: InstanceFilters | None = None, *, page: 
     scope = supervision_scope(user)
     filters = filters or InstanceFilters()
     where = _where(scope, filters)
+    # a separate count: COUNT(*) OVER () on the page would make it read every row before the LIMIT
+    # instead of walking the started_at index (an administrator's first page: 14 -> 339 ms at 100,000)
     total = db.session.execute(_select(sa.func.count(_PI.id)).where(*where)).scalar_one()
-    rows = db.session.execute(
+    rows = [row._asdict() for row in db.session.execute(
         _select(*_ROW_COLUMNS).outerjoin(User, User.id == _PI.started_by_id)
         .outerjoin(Group, Group.name == Case.unit).where(*where)
         .order_by(*SORTS.get(filters.sort, SORTS["-started_at"]))
-        .limit(per_page).offset((page - 1) * per_page)).all()
-    ids = [r.id for r in rows]
+        .limit(per_page).offset((page - 1) * per_page)).all()]
+    ids = [r["id"] for r in rows]
     steps = current_steps(ids)
     incidents = set(db.session.execute(
         sa.select(Incident.instance_id).where(Incident.instance_id.in_(ids), Incident.resolved_at.is_(None))
     ).scalars()) if ids else set()
-    items = [{**r._asdict(), "status_title": STATUS_TITLES.get(r.status, r.status),
-              "has_incident": r.status == InstanceStatus.ERROR or r.id in incidents,
-              "current_steps": steps.get(r.id, [])} for r in rows]
+    items = [{**r, "status_title": STATUS_TITLES.get(r["status"], r["status"]),
+              "has_incident": r["status"] == InstanceStatus.ERROR or r["id"] in incidents,
+              "current_steps": steps.get(r["id"], [])} for r in rows]
     return Page(items, page, per_page, total, meta={"filters": filters})
 
 

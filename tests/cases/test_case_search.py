@@ -117,3 +117,16 @@ def test_bad_filters_get_chinese_messages_per_field():
         CaseFilters.load({"date_from": "2026-12-05", "date_to": "2026-12-01"})
     assert bad.value.messages == {"date_to": ["开始日期不能晚于结束日期"]}
     assert CaseFilters.load({"q": "  JM-2026 ", "date_from": "", "phone": " "}) == CaseFilters(q="JM-2026")
+
+
+def test_the_total_comes_with_the_page_and_a_page_past_the_end_still_counts(complaints):
+    from app.cases.search import CaseFilters, search_cases
+    assert search_cases(_user("admin"), CaseFilters(), per_page=3).total == 4
+    past = search_cases(_user("admin"), CaseFilters(page=9), per_page=3)
+    assert past.total == 4 and past.rows == []
+    assert search_cases(_user("admin"), CaseFilters(q="没有这个企业")).total == 0
+    # a caseworker's total rides on the page (COUNT(*) OVER ()): the same numbers
+    mine = _found("intake1")
+    assert mine and search_cases(_user("intake1"), CaseFilters(), per_page=1).total == len(mine)
+    past = search_cases(_user("intake1"), CaseFilters(page=50), per_page=1)
+    assert past.total == len(mine) and past.rows == []

@@ -134,3 +134,11 @@ def test_each_row_names_its_process_version_and_current_steps_from_the_task_rows
     assert items[world["b_unit"].number]["status_title"] == "已撤销"
     assert items[world["a_unit"].number]["unit_title"] == "甲局"                # the title, not unit_a
     assert items[world["a_task"].number]["unit_title"] is None                  # not dispatched
+
+
+def test_the_total_comes_with_the_page_and_a_page_past_the_end_still_counts(world, people):
+    boss = people["boss"]
+    assert list_instances(boss, InstanceFilters(), per_page=2).total == 5
+    past = list_instances(boss, InstanceFilters(), page=9, per_page=2)
+    assert past.total == 5 and past.items == []
+    assert list_instances(boss, InstanceFilters(q="JM-0000-0000-999999")).total == 0
