@@ -37,7 +37,7 @@ def check_reason(reason) -> str:
     if not text:
         raise FormInvalid("请填写撤销理由", fields={"reason": ["必填：请说明撤销该流程实例的理由"]})
     if len(text) > REASON_MAX:
-        raise FormInvalid("撤销理由过长", fields={"reason": [f"不超过 {REASON_MAX} 个字（现为 {len(text)} 个字）"]})
+        raise FormInvalid("撤销理由过长", fields={"reason": [f"不超过 {REASON_MAX} 字（当前 {len(text)} 字）"]})
     return text
 
 

@@ -61,7 +61,8 @@ def require_note(note: str | None) -> str:
     if not text:
         raise FormInvalid("请填写督办说明（备注），说明为必填项", fields={"note": ["必填"]})
     if len(text) > NOTE_MAX_LENGTH:
-        raise FormInvalid(f"说明不能超过 {NOTE_MAX_LENGTH} 个字", fields={"note": [f"不超过 {NOTE_MAX_LENGTH} 个字"]})
+        too_long = f"不能超过 {NOTE_MAX_LENGTH} 字（当前 {len(text)} 字）"
+        raise FormInvalid(f"说明{too_long}", fields={"note": [too_long]})
     return text
 
 
