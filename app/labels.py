@@ -13,6 +13,7 @@ from app.auth.models import Group
 from app.cases.models import Case
 from app.extensions import db
 from app.processes.models import ProcessDefinition
+from app.taskforms.schema import options_of
 
 
 # --- groups and units -------------------------------------------------------------------------------
@@ -45,16 +46,8 @@ def groups_text(names: Iterable[str] | None, titles: dict[str, str] | None = Non
 # --- coded values of the forms ----------------------------------------------------------------------
 
 def _options(node: dict) -> dict:
-    """{value: title} of a schema node's choices: oneOf/anyOf of {const, title}, or enum (+ enumNames)."""
-    for keyword in ("oneOf", "anyOf"):
-        branches = node.get(keyword)
-        if isinstance(branches, list) and branches and all(isinstance(b, dict) and "const" in b for b in branches):
-            return {b["const"]: str(b["title"]) for b in branches
-                    if isinstance(b["const"], str) and b.get("title") not in (None, "")}
-    enum, names = node.get("enum"), node.get("enumNames")
-    if isinstance(enum, list) and isinstance(names, list) and len(enum) == len(names):
-        return {v: str(n) for v, n in zip(enum, names) if isinstance(v, str)}
-    return {}
+    """{value: title} of a schema node's titled text choices, read by the forms' one schema reader."""
+    return {o.const: o.label for o in options_of(node, {}) if isinstance(o.const, str) and o.label != o.const}
 
 
 def field_options(forms: dict | None) -> dict[str, dict[str, str]]:
