@@ -62,10 +62,12 @@ def test_the_service_lists_only_my_applications_with_what_is_asked_of_me(applica
 
 
 def test_a_claimed_step_is_asked_only_of_whoever_holds_it(applications, db):
-    from app.tasks.services import claim_task
+    from app.tasks.services import claim_task, unclaim_task
     first, _ = applications["supplement"]
     task = open_task(first.id, "supplement")
-    claim_task(task.id, get_user_by_username("applicant2"))   # a member of the group took it
+    # the step is the initiator's (assignee initiator): they hand it back, another member takes it
+    unclaim_task(task.id, get_user_by_username("applicant1"))
+    claim_task(task.id, get_user_by_username("applicant2"))
     item = [i for i in list_applications(get_user_by_username("applicant1")).items if i["id"] == first.id][0]
     assert item["asked"] == [] and [s["name"] for s in item["current_steps"]] == ["一次性告知补正"]
 
@@ -155,3 +157,15 @@ def test_the_api_lists_my_applications_the_same_way(applications, api):
     bad = api.get("/api/v1/applications?state=done&per_page=0", user="applicant1")
     assert bad.status_code == 422 and set(bad.get_json()["error"]["fields"]) == {"state", "per_page"}
     assert api.get("/api/v1/applications", user=None).status_code == 401
+
+
+def test_another_applicant_cannot_take_someone_elses_supplement(applications):
+    # 补正 is the applicant's own step (assignee initiator): another member of the applicant group
+    # cannot claim or complete it while its owner holds it
+    from app.errors import AppError
+    from app.tasks.services import claim_task
+    first, _ = applications["supplement"]
+    task = open_task(first.id, "supplement")
+    assert task.assignee_id == get_user_by_username("applicant1").id
+    with pytest.raises(AppError):
+        claim_task(task.id, get_user_by_username("applicant2"))
