@@ -18,11 +18,12 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from sqlalchemy.orm import aliased
 
 from app.audit.models import AuditAction, AuditEvent
-from app.auth.models import ROLE_SUPERVISOR, Group, User
+from app.auth.models import ROLE_SUPERVISOR, User
 from app.calendar.calendar import SHANGHAI
 from app.cases import privacy
 from app.cases.models import Case
 from app.extensions import db
+from app.labels import group_titles
 from app.numbers import MAX_PAGE
 from app.processes.models import InstanceStatus, ProcessInstance
 from app.supervision.access import supervision_scope
@@ -208,8 +209,7 @@ def search_cases(user: User, filters: CaseFilters, per_page: int = 20) -> ListPa
         rows = [tuple(row)[:-1] for row in counted]
     steps = current_steps(instance_id for _, instance_id, _ in rows)
     units = {case.unit for case, _, _ in rows if case.unit}
-    titles = dict(db.session.execute(sa.select(Group.name, Group.title).where(Group.name.in_(units))).all()) \
-        if units else {}
+    titles = group_titles(units)
     return ListPage([CaseRow(case, instance_id, status, titles.get(case.unit, case.unit) if case.unit else None,
                              steps.get(instance_id, [])) for case, instance_id, status in rows],
                     filters.page, per_page, total)

@@ -411,7 +411,7 @@ def _retry_timers(instance, user: User, text: str, base: dict, now) -> ActionRes
         _audit(AuditAction.RETRY, user, now, data, instance_id=instance.id, case_id=instance.case_id,
                label="重试流程脚本错误")
         notified = _notify(_instance_people(instance), NotificationKind.INFO, "流程异常已重试",
-                           f"{user.display_name} 重新触发了流程实例 {instance.id} 的到期定时器：{text}", now,
+                           f"{user.display_name} 重新触发了案件 {case_number(instance.case_id)} 的到期定时器：{text}", now,
                            case_id=instance.case_id, actor=user)
         fired = fire_instance_timers(instance.id, now)   # commits, or rolls back when nothing is due
         if not fired:
