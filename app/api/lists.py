@@ -15,7 +15,9 @@ from app.tasks import follow_up, queries
 PREFIX = ""
 blp = Blueprint("api_lists", __name__, description="已办与案件查询 Completed tasks and case search")
 
-PER_PAGE = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="每页条数应为 1 到 100"))
+# worded here, not by StrictSchema: the case search's schema is the page's own (app.cases.search)
+PER_PAGE = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="每页条数应为 1 到 100"),
+                          error_messages={"invalid": "每页条数应为整数"})
 
 
 class CompletedQuerySchema(StrictSchema):

@@ -27,6 +27,7 @@ from app.labels import group_titles
 from app.numbers import MAX_PAGE
 from app.processes.models import InstanceStatus, ProcessInstance
 from app.supervision.access import supervision_scope
+from app.supervision.queries import YEAR_RANGE_MESSAGE, in_year_range
 from app.tasks.models import HumanTask, HumanTaskCandidate
 from app.tasks.queries import ListPage, current_steps, text_search_clause
 
@@ -60,6 +61,9 @@ class CaseSearchSchema(Schema):
 
     @validates_schema
     def _date_range(self, data, **kwargs):
+        for name in ("date_from", "date_to"):   # 0001-01-01 or 9999-12-31 would overflow the day's bounds
+            if data.get(name) and not in_year_range(data[name]):
+                raise ValidationError(YEAR_RANGE_MESSAGE, field_name=name)
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             raise ValidationError("开始日期不能晚于结束日期", field_name="date_to")
 

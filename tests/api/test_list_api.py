@@ -88,3 +88,9 @@ def test_the_lists_are_in_the_openapi(app, client):
     assert {"/api/v1/tasks/completed", "/api/v1/cases", "/api/v1/tasks/{task_id}/follow-up"} <= set(spec["paths"])
     params = {p["name"] for p in spec["paths"]["/api/v1/cases"]["get"]["parameters"]}
     assert {"q", "phone", "channel", "district", "status", "date_from", "date_to", "page", "per_page"} <= params
+
+
+def test_a_bad_per_page_of_the_case_search_is_refused_in_chinese(seeded, api):
+    resp = api.get("/api/v1/cases?per_page=x", user="intake1")
+    assert resp.status_code == 422
+    assert resp.get_json()["error"]["fields"]["per_page"] == ["每页条数应为整数"]

@@ -130,3 +130,13 @@ def test_the_total_comes_with_the_page_and_a_page_past_the_end_still_counts(comp
     assert mine and search_cases(_user("intake1"), CaseFilters(), per_page=1).total == len(mine)
     past = search_cases(_user("intake1"), CaseFilters(page=50), per_page=1)
     assert past.total == len(mine) and past.rows == []
+
+
+def test_a_date_far_off_gets_a_chinese_message_not_a_server_error():
+    import pytest
+    from marshmallow import ValidationError
+    from app.cases.search import CaseFilters
+    for field, value in (("date_from", "0001-01-01"), ("date_to", "9999-12-31")):
+        with pytest.raises(ValidationError) as refused:
+            CaseFilters.load({field: value})
+        assert refused.value.messages == {field: ["日期须在 2000 至 2100 年之间"]}
