@@ -21,13 +21,16 @@ _case = Case.__table__
 _CLOSE_CASE = sa.update(_case).where(_case.c.id == sa.bindparam("b_id"))
 _SET_CASE_UNIT = sa.update(_case).where(_case.c.id == sa.bindparam("b_id"),
                                         sa.or_(_case.c.unit.is_(None), _case.c.unit != sa.bindparam("b_unit")))
-_MARK_CONFIDENTIAL = sa.update(_case).where(_case.c.id == sa.bindparam("b_id"), _case.c.is_confidential.is_(False))
 COLUMNS = ("title", "channel", "district", "company_name", "uscc")
 _LIMITS = {"title": 200, "channel": 40, "district": 40, "company_name": 200, "uscc": 18}
-# the columns from the data, written only when one of them differs (NULL-safe), so most steps write nothing
+# the columns from the data and confidentiality (which only ever turns on), written only when one of
+# them differs (NULL-safe), so most steps write nothing
+_CONFIDENTIAL = sa.bindparam("b_confidential", type_=sa.Boolean)
 _SYNC_COLUMNS = sa.update(_case).where(
     _case.c.id == sa.bindparam("b_id"),
-    sa.not_(sa.and_(*[_case.c[name].is_not_distinct_from(sa.bindparam(f"b_{name}")) for name in COLUMNS])))
+    sa.not_(sa.and_(*[_case.c[name].is_not_distinct_from(sa.bindparam(f"b_{name}")) for name in COLUMNS],
+                    sa.or_(_case.c.is_confidential.is_(True), sa.not_(_CONFIDENTIAL))))
+).values(is_confidential=sa.or_(_case.c.is_confidential, _CONFIDENTIAL))
 
 
 # --- the mapping per process ----------------------------------------------------------------------
@@ -105,25 +108,23 @@ def open_case(key: str, data: dict, actor_id: int | None, now: datetime) -> Case
     return case
 
 
-def sync_case(conn, case_id: int | None, process_key: str, *, data: dict, routed: bool, submitted: dict | None,
-              ended: bool, now: datetime) -> None:
-    """Keep the case row in step with the action just taken: the mapped columns from the workflow data
-    after it (one UPDATE that changes nothing unless a value differs), the unit (`routed`: a task was
-    just offered to a group named by a `${...}` placeholder), confidentiality, closing (`ended`: the
-    instance finished). Does not commit."""
+def sync_case(conn, case_id: int | None, process_key: str, *, data: dict, routed: bool, ended: bool,
+              now: datetime) -> None:
+    """Keep the case row in step with the action just taken: the mapped columns and confidentiality
+    from the workflow data after it (one UPDATE that changes nothing unless a value differs: a report,
+    a misconduct clue or a script's hide_identity makes the case confidential at once, for the lists
+    and exports that read the column), the unit (`routed`: a task was just offered to a group named
+    by a `${...}` placeholder), closing (`ended`: the instance finished). Does not commit."""
     if case_id is None:
         return
     columns = case_columns(process_key, data)
-    conn.execute(_SYNC_COLUMNS, {"b_id": case_id, **{f"b_{k}": v for k, v in columns.items()}, **columns})
+    conn.execute(_SYNC_COLUMNS, {"b_id": case_id, "b_confidential": privacy.is_confidential(data),
+                                 **{f"b_{k}": v for k, v in columns.items()}, **columns})
     # the 承办单位 once dispatched: only when a task was just routed by a `${...}` group, as after
     # 派单 or a ruling, not on every action of the case
     unit = data.get("handler_org")
     if isinstance(unit, str) and unit and routed:
         conn.execute(_SET_CASE_UNIT, {"b_id": case_id, "b_unit": unit, "unit": unit})
-    # a step that makes the case confidential (a report, a misconduct clue): the lists and exports
-    # read the column, so it follows the data at once; one UPDATE only on such a step
-    if submitted and privacy.is_confidential(submitted):
-        conn.execute(_MARK_CONFIDENTIAL, {"b_id": case_id, "is_confidential": True})
     if ended:
         conn.execute(_CLOSE_CASE, {"b_id": case_id, "status": CaseStatus.CLOSED, "closed_at": now})
 

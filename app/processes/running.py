@@ -117,7 +117,7 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
     if bundle.meta.get("has_timers") or result.timers_before:
         _sync_timers(instance, result, now)
     casemap.sync_case(conn, instance.case_id, bundle.key, data=result.data,
-                      routed=any(t.groups is not None for t in new_tasks), submitted=submitted,
+                      routed=any(t.groups is not None for t in new_tasks),
                       ended=result.status != "running", now=now)
     events = list(audit or [])   # the end itself is instance.ended_at/status: not stored twice
     if events:
