@@ -16,6 +16,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import UserTaskParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
+from app.engine.messages import engine_message_in_chinese
 from app.engine.placeholders import invalid_placeholders, unclosed
 from app.engine.sandbox import check_source, current_script_engine
 
@@ -49,6 +50,8 @@ class Problem:
     file: str | None = None
     line: int | None = None
     element_id: str | None = None
+    # a parser failure that only rewords a break the structural checks report (merge_problems drops it)
+    restates_structure: bool = field(default=False, compare=False, repr=False)
 
     def __str__(self) -> str:
         where = ", ".join(x for x in (
@@ -373,7 +376,9 @@ def _spec_problems(exc: ValidationException, tree, filename: str) -> Problem:
     message = str(exc).rstrip(". ")
     if hasattr(exc, "notes"):
         message = message.split(". ")[0]
-    return Problem(f"流程无法解析：{message}", filename, line or _element_line(tree, element_id), element_id)
+    chinese, restates_structure = engine_message_in_chinese(message)
+    return Problem(f"流程无法解析：{chinese}", filename, line or _element_line(tree, element_id), element_id,
+                   restates_structure=restates_structure)
 
 
 def _dmn_decisions(dmn_files: dict[str, bytes]) -> tuple[dict[str, str], list[Problem], dict]:
@@ -423,7 +428,8 @@ def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None
         try:
             parser.add_dmn_xml(root, name)
         except ValidationException as exc:
-            problems.append(Problem(f"DMN 无法解析：{exc}", name, None, getattr(exc, "id", None)))
+            problems.append(Problem(f"DMN 无法解析：{engine_message_in_chinese(str(exc))[0]}", name, None,
+                                    getattr(exc, "id", None)))
     gateway_problems = _gateway_checks(tree, filename)
     timer_problems = _timer_checks(tree, filename) if evaluate_timers else []
     try:

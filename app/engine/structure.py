@@ -140,13 +140,20 @@ def _name(node) -> str:
 
 # --- duplicate ids, dangling flows ----------------------------------------------------------------
 
+_XML_ID = re.compile(r"^[A-Za-z_][\w.-]*$", re.ASCII)   # xs:ID, as the BPMN schema requires
+
+
 def _duplicate_ids(root, filename: str) -> list[Problem]:
+    """Ids used twice, and ids the BPMN schema refuses (2m, 甲): the parser words both the same way."""
     first: dict[str, int | None] = {}
     problems = []
     for element in root.iter():
         element_id = element.get("id") if isinstance(element.tag, str) else None
         if not element_id:
             continue
+        if not _XML_ID.match(element_id):
+            problems.append(Problem(f"id “{element_id}” 无效：id 须以英文字母或下划线开头，只含英文字母、数字、"
+                                    "下划线、连字符和点", filename, element.sourceline, element_id))
         if element_id in first:
             where = f"（第 {first[element_id]} 行已使用）" if first[element_id] else ""
             problems.append(Problem(f"id “{element_id}” 重复{where}：文件中每个元素的 id 必须唯一，请改名",
@@ -476,79 +483,13 @@ def _is_executable(element) -> bool:
 
 
 
-# --- the engine's own words, for a designer --------------------------------------------------------
-
-ENGINE_PREFIXES = ("流程无法解析：", "DMN 无法解析：")   # how definitions.check_bpmn words a parser failure
-
-
-def _local_name(qualified: str) -> str:
-    return qualified.rsplit("}", 1)[-1]
-
-
-# (the parser's English, its Chinese, whether a structural problem says the same thing)
-_ENGINE_MESSAGES = [
-    (r"When looking for a task spec, we found two items.*?\((?P<id>[^)]*)\)",
-     "顺序流指向的元素 {id} 不存在，或有重复的 id", True),
-    (r"The attribute '(?P<attr>sourceRef|targetRef|attachedToRef)' is required but missing", "缺少属性 {attr}", True),
-    (r"The attribute '(?P<attr>[^']+)' is required but missing", "缺少必填属性 {attr}", False),
-    (r"'(?P<id>[^']*)' is not a valid value of the atomic type 'xs:ID'",
-     "id “{id}” 无效或重复：id 须唯一，并以英文字母或下划线开头", True),
-    (r"No start event found", "流程没有开始事件", True),
-    (r"Multiple outgoing flows are not supported for tasks of type",
-     "任务有多条出口顺序流：引擎不支持从任务直接分支，请在任务后加一个网关（排他或并行）来分支", False),
-    (r"Non-default exclusive outgoing sequence flow without condition", "排他网关的出口流没有条件，也不是默认流", False),
-    (r"There is no support implemented for this task type", "引擎不支持这种元素类型：请改用受支持的任务、网关或事件", False),
-    (r"The process '(?P<id>[^']*)' was not found", "找不到流程 {id}：调用活动的 calledElement 须是本文件中某个流程的 id", False),
-    (r'No DMN Diagram available with id "(?P<id>[^"]*)"', "找不到决策表 {id}：bpmn/ 目录中没有该 DMN 决策", False),
-    (r"Process (?P<id>\S+) is not executable", "流程 {id} 不可执行（isExecutable 为 false）", False),
-    (r"Duplicate process ID: (?P<id>[^.\s]+)", "流程 id {id} 重复", True),
-    (r"No matching global declaration available for the validation root",
-     "这不是 BPMN 2.0 文件：根元素应为 bpmn:definitions", False),
-    (r"Element '(?P<el>[^']*)', attribute '(?P<attr>[^']*)': The attribute '[^']*' is not allowed",
-     "元素 {el} 不允许有属性 {attr}", False),
-    (r'No "calledElement" attribute for Call Activity', "调用活动没有 calledElement 属性：请选择要调用的流程", False),
-    (r"Time Specification Error", "定时事件没有设置时间：请填写时长、日期时间或循环周期", False),
-    (r"A multiinstance task must specify a cardinality or a loop input data reference",
-     "多实例任务须设置实例数（loopCardinality）或输入集合（loopDataInputRef）", False),
-    (r"Exactly one start event is required in a SubWorkflow Task; found (?P<n>\d+)",
-     "子流程须有且只有一个开始事件（现有 {n} 个）", False),
-    (r"raise_validation_exception\(\) got an unexpected keyword argument",
-     "引擎无法读取事件定义：请检查它引用的消息、信号或错误是否存在", True),
-    (r"object has no attribute 'event_definition'",
-     "基于事件的网关之后只能是中间捕获事件或接收任务", True),
-    (r"Element '(?P<el>[^']*)': This element is not expected",
-     "元素 {el} 不符合 BPMN 2.0 规范：这里不允许该元素（是否拼写错误，或放错了位置？）", False),
-]
-_ENGINE_PATTERNS = [(re.compile(p), chinese, explained) for p, chinese, explained in _ENGINE_MESSAGES]
-
-
-def engine_message_in_chinese(message: str) -> tuple[str, bool]:
-    """The parser's (English) message for a designer, and whether a structural problem says the same."""
-    for pattern, chinese, explained in _ENGINE_PATTERNS:
-        found = pattern.search(message)
-        if found:
-            values = {k: _local_name(v) for k, v in found.groupdict().items()}
-            return chinese.format(**values), explained
-    return f"引擎无法读取该流程图（原文：{message}）", False
-
-
 def merge_problems(engine_problems: list[Problem], structural: list[Problem]) -> list[Problem]:
-    """The engine's problems and the structural ones, each said once and in Chinese.
+    """The engine's problems and the structural ones, each said once.
 
-    A missing form both report keeps the structural one (it names the element and line); the
-    parser's failure is put in Chinese, and left out when the diagram is structurally broken and the
-    failure is the parser's wording of that break (a flow to a deleted element, a duplicate id).
+    A missing form both report keeps the structural one (it names the element and line); a parser
+    failure (already in Chinese, app/engine/messages.py) is left out when the diagram is structurally
+    broken and the failure is the parser's wording of that break (a flow to a deleted element).
     """
     said = {(p.file, p.message) for p in structural}
-    merged = []
-    for problem in engine_problems:
-        if (problem.file, problem.message) in said:
-            continue
-        prefix = next((x for x in ENGINE_PREFIXES if problem.message.startswith(x)), None)
-        if prefix is not None:
-            chinese, explained = engine_message_in_chinese(problem.message[len(prefix):])
-            if explained and structural:
-                continue
-            problem = Problem(prefix + chinese, problem.file, problem.line, problem.element_id)
-        merged.append(problem)
-    return merged + structural
+    return [p for p in engine_problems
+            if (p.file, p.message) not in said and not (p.restates_structure and structural)] + structural

@@ -201,3 +201,22 @@ def test_a_file_that_is_not_bpmn_says_so(app, users, api):
                     json={"xml": '<?xml version="1.0"?><diagram><node id="x" /></diagram>'})
     [problem] = resp.get_json()["problems"]
     assert "不是 BPMN 2.0 文件" in problem["message"]
+
+
+def test_an_invalid_id_is_said_even_beside_other_structural_problems_and_deploy_speaks_chinese():
+    from app.engine import check_bpmn, check_structure
+    xml = b'''<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+<bpmn:process id="p" name="P" isExecutable="true">
+<bpmn:startEvent id="s" name="S"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:userTask id="2m" name="A"/>
+<bpmn:userTask id="t" name="B"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+<bpmn:endEvent id="e" name="E"><bpmn:incoming>f2</bpmn:incoming><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/><bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e"/>
+<bpmn:sequenceFlow id="f3" sourceRef="t" targetRef="e"/>
+</bpmn:process></bpmn:definitions>'''
+    assert any(p.element_id == "2m" and "无效" in p.message for p in check_structure("p.bpmn", xml))
+    # the parser's own failure is worded in Chinese where deploy reads it too (flask bpmn deploy)
+    fixed = xml.replace(b'id="2m"', b'id="m2"')
+    problems = check_bpmn("p.bpmn", fixed)[1]
+    assert problems and all(CJK.search(p.message) and "not supported" not in p.message for p in problems)
