@@ -177,12 +177,18 @@ def cn_phone_problem(value: str) -> str | None:
 JIANGMEN_DISTRICTS = ("蓬江区", "江海区", "新会区", "台山市", "开平市", "鹤山市", "恩平市")
 
 
+# an address starts with its city (after 广东省): 江门, or a district / county-level city of it, with
+# or without 区/市 (北京市江门路 names 江门 but is not in Jiangmen)
+_JIANGMEN_START = re.compile(r"(?:广东省?)?\s*(?:江门|" + "|".join(n[:-1] for n in JIANGMEN_DISTRICTS) + ")")
+
+
 def jiangmen_address_problem(value: str) -> str | None:
     """Chinese reason why ``value`` is not an address within Jiangmen, or None: an address is within
-    Jiangmen when it names 江门 or one of its districts and county-level cities (DOMAIN §5)."""
+    Jiangmen when it starts (after 广东省) with 江门 or one of its districts and county-level cities
+    (DOMAIN §5)."""
     if not isinstance(value, str):
         return "地址应为文本"
-    if "江门" in value or any(name in value for name in JIANGMEN_DISTRICTS):
+    if _JIANGMEN_START.match(value.strip()):
         return None
     return f"须在江门市辖区内（应写明江门市或{'、'.join(JIANGMEN_DISTRICTS)}）"
 

@@ -63,13 +63,21 @@ def distinct_from(validator, value: Any, instance: Any, schema: dict) -> Iterato
             continue
         mine, theirs = instance[name], instance[other]
         is_list = isinstance(mine, list)
-        if not (theirs in mine if is_list else mine == theirs):
+        clashes = [t for t in (theirs if isinstance(theirs, list) else [theirs])
+                   if any(_same(t, m) for m in (mine if is_list else [mine]))]
+        if not clashes:
             continue
         node = resolve(props.get(other), validator.schema)
         title = node.get("title") or other
-        shown = next((o.label for o in options_of(node, {}) if o.const == theirs), shown_value(theirs))
+        choices = options_of(resolve(node.get("items"), validator.schema) if isinstance(theirs, list) else node, {})
+        shown = "、".join(next((o.label for o in choices if _same(o.const, t)), shown_value(t)) for t in clashes)
         text = f"不能包含{title}（{shown}）" if is_list else f"不能与{title}相同（{shown}）"
         yield ValidationError(text, path=(name,))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: true is not 1."""
+    return type(a) is type(b) and a == b
 
 
 KEYWORDS = {"x-notFuture": not_future, "x-distinctFrom": distinct_from}

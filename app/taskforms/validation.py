@@ -261,8 +261,9 @@ class FormValidator:
                 yield at_field(_FORMAT_HINTS.get(value, f"格式不正确（应为 {value} 格式）"))
             return
 
-        if kw in KEYWORDS:   # our keywords word their own messages
-            yield at_field(err.message)
+        if kw in KEYWORDS:   # our keywords word their own messages, at the field they name
+            name = self.label(parts)
+            yield parts, err.message if err.message.startswith(name) else f"{name}：{err.message}"
             return
 
         yield at_field(self._detail(err, kw, value, instance, schema))

@@ -24,7 +24,8 @@ from app.taskforms.schema import (MAX_ROWS, Option, html_value, join_path, kind_
                                   resolve, row_path, shown_value, ui_of)
 
 FORMAT_NAMES = {"cn-id-card": "居民身份证号码", "uscc": "统一社会信用代码", "cn-mobile": "手机号码",
-                "cn-phone": "电话号码", "date": "日期", "date-time": "日期时间", "email": "电子邮箱"}
+                "cn-phone": "电话号码", "date": "日期", "date-time": "日期时间", "email": "电子邮箱",
+                "jiangmen-address": "江门市地址"}
 
 
 @dataclass

@@ -131,3 +131,19 @@ def test_dates_of_what_already_happened_are_not_in_the_future(clock, name, field
     validator = form(name)
     assert validator.errors({field: "2030-01-01"}).get(field) == [f"{title}：不能晚于今天（2026-03-02）"]
     assert field not in validator.errors({field: "2026-03-02"})
+
+
+@pytest.mark.parametrize("address", ["北京市江门路 1 号", "广州市天河区台山路"])
+def test_an_address_that_only_mentions_a_jiangmen_name_is_refused(address):
+    errors = form("one_thing_transport/start.schema.json").errors({"domicile": address})
+    assert errors["domicile"][0].startswith("住所：须在江门市辖区内")
+
+
+def test_distinct_from_reports_an_overlap_of_two_lists_at_the_field_by_its_own_title():
+    from app.taskforms.validation import FormValidator
+    schema = {"type": "object", "title": "派单", "x-distinctFrom": {"co": "main"}, "properties": {
+        "main": {"type": "array", "title": "主办单位", "items": {"type": "string"}},
+        "co": {"type": "array", "items": {"type": "string"}}}}
+    assert FormValidator(schema).errors({"main": ["p", "q"], "co": ["q", "r"]}) == {"co": ["co：不能包含主办单位（q）"]}
+    untyped = {**schema, "properties": {"main": {"type": "array"}, "co": {"type": "array"}}}
+    assert FormValidator(untyped).errors({"main": [True], "co": [1]}) == {}    # true is not 1
