@@ -27,6 +27,8 @@ from app.supervision.access import can_supervise_instance, supervision_scope
 from app.tasks.models import HumanTask, TaskStatus
 
 REASON_MAX = 500
+# what lock_instance lets an action take: an ended (completed, cancelled) or suspended instance is not
+CANCELLABLE = (InstanceStatus.RUNNING, InstanceStatus.ERROR)
 
 _pi, _ht, _case = ProcessInstance.__table__, HumanTask.__table__, Case.__table__
 

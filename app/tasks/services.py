@@ -129,11 +129,16 @@ def task_details(task: HumanTask, viewer: User | None = None, *, fold_long_value
         "form_schema": bundle.forms.get(meta.get("form")) if meta.get("form") else None,
         "ui_schema": bundle.forms.get(meta.get("ui_form")) if meta.get("ui_form") else None,
         # the instructions guide the person doing the step: a finished step's data is only what was submitted
-        "instructions": render_instructions(meta.get("instructions"), data, labels.value_titles(bundle.forms),
+        "instructions": render_instructions(meta.get("instructions"), data, _titles_for(meta.get("instructions"), bundle),
                                             fold_long_values=fold_long_values)
         if task.status == TaskStatus.READY else None,
         "data": data,
     }
+
+
+def _titles_for(instructions: str | None, bundle) -> dict[str, str] | None:
+    """The code -> title table for instructions that print data ({{ ... }}); none for those that do not."""
+    return labels.value_titles(bundle.forms) if instructions and "{{" in instructions else None
 
 
 def submitted_data(task: HumanTask) -> dict:

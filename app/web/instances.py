@@ -8,7 +8,7 @@ from marshmallow import ValidationError
 
 from app.api.instance_list import InstanceQuerySchema
 from app.errors import Conflict, FormInvalid
-from app.processes.cancel import REASON_MAX, cancel_instance
+from app.processes.cancel import CANCELLABLE, REASON_MAX, cancel_instance
 from app.supervision import instances
 from app.supervision.access import supervision_scope
 from app.web.auth import safe_next
@@ -66,7 +66,11 @@ def cancel(instance_id: int):
         return render_template("instances/cancel.html", row=row, reason=reason, errors=exc.fields or {},
                                reason_max=REASON_MAX, next=back), 422
     except Conflict as exc:
-        flash(exc.message, "error")
+        row = instances.get_instance_row(user, instance_id)
+        if row["status"] in CANCELLABLE:   # moved on meanwhile, still cancellable: try again, reason kept
+            return render_template("instances/cancel.html", row=row, reason=reason, errors={}, message=exc.message,
+                                   reason_max=REASON_MAX, next=back), 409
+        flash(exc.message, "error")        # it has ended: nothing left to cancel
         return redirect(back or url_for("instances.index"), code=303)
     row = instances.get_instance_row(user, done.instance.id)
     steps = "、".join(done.cancelled_tasks) or "无"

@@ -25,7 +25,6 @@ SUPERVISION_ACTIONS = ("remind", "supervise", "reassign", "refuse_extension", "e
 RECORD_ACTIONS = (*SUPERVISION_ACTIONS, "escalate", "timer", "delegate", "migrate")
 INSTANCE_STATUS = {"running": "办理中", "completed": "已办结", "error": "异常", "suspended": "已挂起",
                    "cancelled": "已撤销"}
-CASE_STATUS = {"open": "办理中", "closed": "已办结", "error": "异常", "cancelled": "已撤销"}
 TASK_STATUS = {"ready": "待办", "completed": "已办理", "cancelled": "已取消"}
 NOTIFICATION_KINDS = {"remind": "催办", "notice": "催办通知书", "supervise": "督办", "criticise": "通报",
                       "warn": "预警", "overdue": "超期", "assigned": "任务分派", "info": "通知"}

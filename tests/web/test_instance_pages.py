@@ -229,3 +229,17 @@ def test_the_openapi_document_describes_both_calls(client):
                                                           "started_to", "q", "sort", "page", "per_page"}
     cancel = spec["paths"]["/api/v1/process-instances/{instance_id}/cancel"]["post"]
     assert "requestBody" in cancel and "200" in cancel["responses"]
+
+
+def test_a_cancel_that_meets_a_concurrent_change_keeps_the_typed_reason(routed, browser, monkeypatch):
+    from app.web import instances as pages
+    instance, _ = routed["a"]
+    browser.login("sup_ua")
+
+    def moved_on(*args, **kwargs):
+        raise Conflict("该流程实例刚被他人处理过，请刷新后重试")
+    monkeypatch.setattr(pages, "cancel_instance", moved_on)
+    resp = browser.post(f"/instances/{instance.id}/cancel", {"reason": "企业已撤回申请，材料退回"})
+    html = browser.text(resp)
+    assert resp.status_code == 409 and "刚被他人处理过" in html and "企业已撤回申请，材料退回" in html
+    assert 'name="reason"' in html
