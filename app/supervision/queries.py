@@ -40,7 +40,7 @@ ESCALATION_LABELS = {"remind": "催办", "overdue": "超期", "notice": "催办�
                      "criticise": "通报"}
 SLA_LABELS = {"green": "正常", "yellow": "临期", "orange": "环节超时", "red": "超期", "paused": "暂停计时"}
 PROCESS_TITLES = {"complaint": "企业诉求/投诉举报", "one_thing_transport": "开办运输企业一件事",
-                  "dispute_escalation": "矛盾纠纷分级调处"}
+                  "dispute_escalation": "矛盾纠纷分级调处", "problem_list": "问题清单研判与销号"}
 DUE_SOON_DEFAULT = "1WD"
 UNASSIGNED_UNIT = "（未分派）"
 

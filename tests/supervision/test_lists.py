@@ -238,3 +238,13 @@ def test_the_api_is_described_in_openapi(client):
                  "/api/v1/supervision/tasks/{task_id}/remind", "/api/v1/supervision/tasks/{task_id}/supervise",
                  "/api/v1/supervision/tasks/{task_id}/reassign", "/api/v1/supervision/tasks/{task_id}/extension"):
         assert path in paths, path
+
+
+def test_every_shipped_process_has_a_dashboard_title():
+    # a process missing here showed its key (problem_list) in the lists, the by-process counts and exports
+    import re
+    from pathlib import Path
+    from app.supervision.queries import PROCESS_TITLES
+    keys = {m for path in Path(__file__).resolve().parents[2].joinpath("bpmn").glob("*.bpmn")
+            for m in re.findall(r'<bpmn:process id="([^"]+)"', path.read_text(encoding="utf-8"))}
+    assert keys and keys <= set(PROCESS_TITLES)
