@@ -10,7 +10,7 @@ from sqlalchemy import event
 from app.config import Config, config_for_env
 # (not `api`: importing the app.api package would rebind that name in this namespace)
 from app.extensions import api as smorest_api
-from app.extensions import csrf, db, login_manager, migrate
+from app.extensions import csrf, db, limiter, login_manager, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,6 +74,7 @@ def register_extensions(app: Flask) -> None:
                      render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
     smorest_api.init_app(app)
     from app.auth import services as auth_services  # noqa: F401  (registers the user loaders)
 

@@ -22,6 +22,9 @@ const COPIES = [
   ["bpmn-js", "LICENSE", "bpmn-js/LICENSE"],
   ["chart.js", "dist/chart.umd.min.js", "chart.js/chart.umd.min.js"],
   ["chart.js", "LICENSE.md", "chart.js/LICENSE.md"],
+  // accessibility checks in the browser tests (tests/browser), not loaded by any page
+  ["axe-core", "axe.min.js", "axe-core/axe.min.js"],
+  ["axe-core", "LICENSE", "axe-core/LICENSE"],
   ["@bpmn-io/properties-panel", "LICENSE", "modeler/LICENSE.properties-panel"],
   ["bpmn-js-properties-panel", "LICENSE", "modeler/LICENSE.bpmn-js-properties-panel"],
 ];

@@ -53,6 +53,10 @@ class User(UserMixin, db.Model):
     enterprise_name: Mapped[str | None] = mapped_column(sa.String(200))
     enterprise_uscc: Mapped[str | None] = mapped_column(sa.String(18))
     is_active_user: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    # login protection (#15): consecutive failures, a temporary lockout, a forced password change
+    failed_login_count: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    must_change_password: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     groups: Mapped[list[Group]] = relationship(secondary=user_group, lazy="selectin")
