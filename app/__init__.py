@@ -81,9 +81,12 @@ def register_extensions(app: Flask) -> None:
 
 def register_engine(app: Flask) -> None:
     from app import engine
+    from app.connectors import build_registry, make_caller
     from app.deadlines.due import add_business_duration
     from app.engine.helpers import script_helpers
-    engine.configure(helpers=script_helpers(add_business_duration), time_limit=app.config["SCRIPT_TIME_LIMIT"])
+    connectors = build_registry(app.config)
+    engine.configure(helpers=script_helpers(add_business_duration), time_limit=app.config["SCRIPT_TIME_LIMIT"],
+                     services=make_caller(connectors, app.config), service_names=connectors)
 
 
 def register_blueprints(app: Flask) -> None:

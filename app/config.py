@@ -56,6 +56,14 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # service tasks (app/connectors): the addresses the http connector may call (comma-separated URL
+    # prefixes; none by default), its timeout, and the retries with backoff before an incident
+    CONNECTOR_HTTP_ALLOW = os.environ.get("CONNECTOR_HTTP_ALLOW", "")
+    CONNECTOR_HTTP_TIMEOUT = float(os.environ.get("CONNECTOR_HTTP_TIMEOUT", "10"))
+    CONNECTOR_RETRIES = int(os.environ.get("CONNECTOR_RETRIES", "2"))
+    CONNECTOR_BACKOFF_SECONDS = float(os.environ.get("CONNECTOR_BACKOFF_SECONDS", "0.5"))
+    CONNECTOR_MAX_BACKOFF_SECONDS = float(os.environ.get("CONNECTOR_MAX_BACKOFF_SECONDS", "5"))
+    CONNECTORS = os.environ.get("CONNECTORS", "")   # a deployment's own: "name=module:function,..."
     # Flask-Limiter: memory:// counts per process; set redis://… to share the limits between nodes
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True

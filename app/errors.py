@@ -49,9 +49,12 @@ class FormInvalid(AppError):
 
 
 class ProcessDefinitionError(AppError):
-    """A designer's script or condition failed; the instance is in `error`, nothing was lost."""
+    """A designer's script, condition or service task failed; the instance is in `error` (or, on a
+    start, nothing was created), nothing was lost. Its own status in the API: 422 with
+    `code: process_error` and the element, its name and the line (not a 500: the server is fine,
+    the diagram is not)."""
 
-    status, code, default_message = 500, "process_error", "流程定义出错"
+    status, code, default_message = 422, "process_error", "流程定义出错"
 
 
 HTTP_MESSAGES = {

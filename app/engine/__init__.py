@@ -8,4 +8,5 @@ from app.engine.runtime import (  # noqa: F401
     read, remember, start)
 from app.engine.migration import Migration, MigrationRefused, migrate  # noqa: F401,E402
 from app.engine.placeholders import has_placeholder  # noqa: F401,E402
+from app.engine.sandbox import ServiceFailure  # noqa: F401,E402
 from app.engine.structure import check_structure, merge_problems  # noqa: F401,E402

@@ -179,6 +179,26 @@ def _script_checks(tree, filename: str) -> list[Problem]:
     return problems
 
 
+def _service_checks(tree, filename: str) -> list[Problem]:
+    """Each service task's connector is registered, and its parameter expressions compile."""
+    problems = []
+    known = current_script_engine().service_names
+    for operator in tree.getroot().xpath("//bpmn:serviceTask//spiffworkflow:serviceTaskOperator", namespaces=NS):
+        task = next(operator.iterancestors("{%s}serviceTask" % NS["bpmn"]))
+        name = operator.get("id") or ""
+        if name not in known:
+            problems.append(Problem(
+                f"服务任务使用的连接器“{name}”未注册（可用：{'、'.join(sorted(known)) or '无'}）",
+                filename, operator.sourceline, task.get("id")))
+        for param in operator.xpath(".//spiffworkflow:parameter", namespaces=NS):
+            if param.get("value") is None:
+                continue
+            for message in check_source(param.get("value"), "eval") or []:
+                problems.append(Problem(f"参数 {param.get('id')} 的表达式有误：{message}", filename,
+                                        param.sourceline, task.get("id")))
+    return problems
+
+
 # --- design rules: every problem at once, named by element and line ---------------------------
 
 _TASK_TAGS = ("task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
@@ -438,6 +458,8 @@ def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None
         problems.append(_spec_problems(exc, tree, filename))
         return [], problems + gateway_problems + timer_problems
     problems.extend(_script_checks(tree, filename))
+    if evaluate_timers:   # a deploy-time check: a deployed version still loads if a connector went away
+        problems.extend(_service_checks(tree, filename))
     problems.extend(gateway_problems + timer_problems)
     # SpiffWorkflow stops at the first flow without a condition; the gateway check lists them all
     flows_reported = {p.element_id for p in gateway_problems}

@@ -42,6 +42,8 @@ _ENGINE_MESSAGES = [
      "引擎无法读取事件定义：请检查它引用的消息、信号或错误是否存在", True),
     (r"object has no attribute 'event_definition'",
      "基于事件的网关之后只能是中间捕获事件或接收任务", True),
+    (r"A Service Task must have an operator",
+     "服务任务没有配置连接器：请在 spiffworkflow:serviceTaskOperator 中写明要调用的连接器（如 http）", False),
     (r"Element '(?P<el>[^']*)': This element is not expected",
      "元素 {el} 不符合 BPMN 2.0 规范：这里不允许该元素（是否拼写错误，或放错了位置？）", False),
 ]
@@ -56,3 +58,46 @@ def engine_message_in_chinese(message: str) -> tuple[str, bool]:
             values = {k: _local_name(v) for k, v in found.groupdict().items()}
             return chinese.format(**values), explained
     return f"引擎无法读取该流程图（原文：{re.sub(r'{[^}]*}', '', message)}）", False
+
+
+# Run-time failures (a script, a condition, a gateway, a connector): what a supervisor or designer
+# reads in the incident list. The English of Python and SpiffWorkflow, in Chinese; names kept.
+_RUNTIME_MESSAGES = [
+    (r"name '(?P<name>\w+)' is not defined", "变量 {name} 未定义：流程数据中没有它"),
+    (r"(?:float |integer )?division (?:or modulo )?by zero", "除数为零"),
+    (r"unsupported operand type\(s\) for (?P<op>\S+): '(?P<a>\w+)' and '(?P<b>\w+)'",
+     "运算 {op} 两边的类型不匹配（{a} 与 {b}）"),
+    (r"can only concatenate (?P<a>\w+) \(not \"(?P<b>\w+)\"\) to \w+", "不能把 {b} 拼接到 {a} 上：类型不匹配"),
+    (r"'(?P<a>\w+)' object is not subscriptable", "{a} 类型的值不能用下标取值"),
+    (r"'(?P<a>\w+)' object has no attribute '(?P<attr>\w+)'", "{a} 类型的值没有属性 {attr}"),
+    (r"'(?P<a>\w+)' not supported between instances of '(?P<x>\w+)' and '(?P<y>\w+)'",
+     "比较 {a} 两边的类型不匹配（{x} 与 {y}）"),
+    (r"KeyError:\s*'?(?P<key>[^'.\s]+)'?", "数据中没有键 {key}"),
+    (r"No conditions satisfied on gateway", "网关的所有出口条件都不成立，且没有默认流"),
+    (r"Missing data input", "缺少输入数据"),
+    (r"Missing data ouput", "缺少输出数据"),
+    (r"list index out of range", "列表下标越界"),
+]
+_SCRIPT_PLACES = {"Error occurred in the Post-Script": "后置脚本", "Error occurred in the Pre-Script": "前置脚本"}
+_RUNTIME_PATTERNS = [(re.compile(p), chinese) for p, chinese in _RUNTIME_MESSAGES]
+_ERROR_TYPES = {"NameError": "名称错误", "KeyError": "键错误", "TypeError": "类型错误", "ValueError": "值错误",
+                "ZeroDivisionError": "除零错误", "AttributeError": "属性错误", "IndexError": "下标错误"}
+
+
+def runtime_message_in_chinese(message: str) -> str:
+    """A run-time failure's message for people: Chinese as it is, else the known English translated,
+    else its type's Chinese name with the (unquoted) original kept for the designer."""
+    text, where = message.strip(), ""
+    for english, chinese in _SCRIPT_PLACES.items():
+        if english in text:
+            text, where = text.replace(english, "").strip(" .。"), f"（{chinese}）"
+    for pattern, chinese in _RUNTIME_PATTERNS:
+        found = pattern.search(text)
+        if found:
+            return chinese.format(**found.groupdict()) + where
+    if re.search(r"[\u4e00-\u9fff]", text):
+        return text + where
+    kind, _, rest = text.partition(": ")
+    if kind in _ERROR_TYPES:
+        return f"{_ERROR_TYPES[kind]}（{rest or kind}）{where}"
+    return f"引擎执行出错（{text}）{where}"

@@ -25,6 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 
 from app.db import utcnow
 from app.engine.definitions import ParsedProcess
+from app.engine.messages import runtime_message_in_chinese
 from app.engine.placeholders import PLACEHOLDER, has_placeholder
 from app.engine.sandbox import configure_script_engine, current_script_engine
 
@@ -183,9 +184,11 @@ def _completed_steps(workflow) -> list[str]:
 
 # --- the script engine (sandboxed) and the helpers designers may call ------------------------
 
-def configure(helpers: dict | None = None, time_limit: float = 1.0) -> None:
-    """Install the helper functions scripts may call (now(), due_in(), ...) and the time limit."""
-    configure_script_engine(helpers=helpers, time_limit=time_limit)
+def configure(helpers: dict | None = None, time_limit: float = 1.0, services=None, service_names=()) -> None:
+    """Install the helper functions scripts may call (now(), due_in(), ...), the time limit and the
+    connectors of service tasks (see sandbox.configure_script_engine)."""
+    configure_script_engine(helpers=helpers, time_limit=time_limit, services=services,
+                            service_names=service_names)
     _live.clear()
 
 
@@ -348,24 +351,36 @@ def _script_error(exc: Exception) -> ScriptError:
     line = getattr(exc, "line_number", None) or None
     inner = getattr(exc, "error_type", None)
     message = getattr(exc, "message", None) or str(exc)
+    notes = [n for n in getattr(exc, "notes", None) or [] if isinstance(n, str) and ": " in n]
+    if inner == "unknown":
+        inner = None
     if inner and inner not in message:
-        message = f"{inner}: {message}"
-    return ScriptError(message.strip(), getattr(spec, "bpmn_id", None), getattr(spec, "bpmn_name", None),
-                       line if isinstance(line, int) else None, getattr(exc, "error_line", None))
+        # "Error evaluating expression 'x'" says nothing: the note SandboxScriptEngine added has the cause
+        cause = next((n for n in notes if n.startswith(inner + ":")), None)
+        message = cause or f"{inner}: {message}"
+    return ScriptError(runtime_message_in_chinese(message), getattr(spec, "bpmn_id", None),
+                       getattr(spec, "bpmn_name", None), line if isinstance(line, int) else None,
+                       getattr(exc, "error_line", None))
 
 
 def _run_engine(workflow, fn):
+    """Run engine steps; every failure inside becomes a located ScriptError (element, line, Chinese
+    message), never a raw exception: the caller rolls back and records an incident."""
     try:
         fn()
+    except EngineError:
+        raise
     except WorkflowTaskException as exc:
         raise _script_error(exc) from exc
-    except (WorkflowException, SpiffWorkflowException, TypeError, ValueError) as exc:
-        # e.g. "No conditions satisfied for gw", a missing multi-instance collection (bare TypeError)
-        task = getattr(exc, "task", None) or next(
-            iter(workflow.get_tasks(state=TaskState.ERROR)), None)
-        spec = getattr(task, "task_spec", None)
-        raise ScriptError(str(exc), getattr(spec, "bpmn_id", None), getattr(spec, "bpmn_name", None),
-                          None) from exc
+    except Exception as exc:
+        # e.g. "No conditions satisfied on gateway", a missing multi-instance collection (bare TypeError),
+        # or anything else SpiffWorkflow raises: the element is the task in ERROR, else the one that ran last
+        task = getattr(exc, "task", None) or next(iter(workflow.get_tasks(state=TaskState.ERROR)), None)
+        spec = getattr(task, "task_spec", None) or getattr(exc, "task_spec", None)
+        text = str(exc) if isinstance(exc, (WorkflowException, SpiffWorkflowException)) \
+            else f"{type(exc).__name__}: {exc}"
+        raise ScriptError(runtime_message_in_chinese(text), getattr(spec, "bpmn_id", None),
+                          getattr(spec, "bpmn_name", None), None) from exc
 
 
 def check_data_keys(data: dict) -> list[str]:

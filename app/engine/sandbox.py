@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import builtins as _py_builtins
 import functools
+import json
 import math
 import operator
 import re
@@ -29,7 +30,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 __all__ = [
     'SandboxError', 'SandboxViolation', 'ScriptTimeout', 'ScriptLimitExceeded',
     'SandboxEnvironment', 'SandboxScriptEngine', 'check_source', 'make_script_engine',
-    'configure_script_engine', 'current_script_engine',
+    'configure_script_engine', 'current_script_engine', 'ServiceFailure',
     'MAX_INT_BITS', 'MAX_REPEAT_ITEMS', 'MAX_RESULT_ITEMS', 'MAX_SOURCE_CHARS',
 ]
 
@@ -858,9 +859,47 @@ class SandboxEnvironment(TaskDataEnvironment):
         return result
 
 
+class ServiceFailure(Exception):
+    """A connector refused or failed a service task's call; the message is Chinese, for the incident list."""
+
+
+# (operator name, evaluated parameters, a copy of the task data, {"retries", "backoff"}) -> JSON-able result
+ServiceCaller = Callable[[str, dict, dict, dict], Any]
+
+
 class SandboxScriptEngine(PythonScriptEngine):
-    """PythonScriptEngine that keeps the cause of expression errors and whose error formatter cannot
-    crash on an odd line number."""
+    """PythonScriptEngine that keeps the cause of expression errors, whose error formatter cannot
+    crash on an odd line number, and whose service tasks call the application's connectors."""
+
+    def __init__(self, *args, services: ServiceCaller | None = None, service_names=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.services = services
+        self.service_names = frozenset(service_names)
+
+    def call_service(self, task, operation_name=None, operation_params=None, **_):
+        """A service task (spiffworkflow:serviceTaskOperator): the connector named by the operator.
+
+        SpiffWorkflow's own call_service fails with a NameError; every failure here is a located
+        WorkflowTaskException with a Chinese message, which the runtime turns into a ScriptError.
+        """
+        spec = task.task_spec
+        if self.services is None:
+            raise WorkflowTaskException('未配置服务连接器：服务任务无法执行', task=task)
+        params = {name: (p.get('value') if isinstance(p, dict) else p)
+                  for name, p in (operation_params or {}).items()}
+        options = {'retries': getattr(spec, 'retries', None), 'backoff': getattr(spec, 'retry_backoff_base', None)}
+        try:
+            result = self.services(operation_name, params, dict(task.data), options)
+        except ServiceFailure as err:
+            raise WorkflowTaskException(str(err), task=task) from err
+        except Exception as err:   # a deployment's own connector broke: say which, never its traceback
+            raise WorkflowTaskException(
+                f'连接器“{operation_name}”执行出错（{type(err).__name__}）', task=task) from err
+        try:
+            return json.dumps(result, ensure_ascii=False)
+        except (TypeError, ValueError):
+            raise WorkflowTaskException(
+                f'连接器“{operation_name}”返回的结果不是 JSON 数据，无法写入流程数据', task=task) from None
 
     def evaluate(self, task, expression, external_context=None):
         try:
@@ -883,9 +922,11 @@ class SandboxScriptEngine(PythonScriptEngine):
             return (lineno if isinstance(lineno, int) else 0), ''
 
 
-def make_script_engine(helpers: dict | None = None, time_limit: float = 1.0) -> PythonScriptEngine:
+def make_script_engine(helpers: dict | None = None, time_limit: float = 1.0,
+                       services: ServiceCaller | None = None, service_names=()) -> PythonScriptEngine:
     """The script engine to give every BpmnWorkflow (and to re-attach after deserializing one)."""
-    return SandboxScriptEngine(environment=SandboxEnvironment(helpers=helpers, time_limit=time_limit))
+    return SandboxScriptEngine(environment=SandboxEnvironment(helpers=helpers, time_limit=time_limit),
+                               services=services, service_names=service_names)
 
 
 # The engine every workflow runs with, configured once by the application (its helpers and time
@@ -894,10 +935,13 @@ def make_script_engine(helpers: dict | None = None, time_limit: float = 1.0) -> 
 _current: PythonScriptEngine = make_script_engine()
 
 
-def configure_script_engine(helpers: dict | None = None, time_limit: float = 1.0) -> PythonScriptEngine:
-    """Install the helper functions scripts may call (now(), due_in(), ...) and the time limit."""
+def configure_script_engine(helpers: dict | None = None, time_limit: float = 1.0,
+                            services: ServiceCaller | None = None, service_names=()) -> PythonScriptEngine:
+    """Install the helper functions scripts may call (now(), due_in(), ...), the time limit, and the
+    connectors service tasks call (`services`; `service_names` are the operators deploy accepts)."""
     global _current
-    _current = make_script_engine(helpers=helpers or {}, time_limit=time_limit)
+    _current = make_script_engine(helpers=helpers or {}, time_limit=time_limit, services=services,
+                                  service_names=service_names)
     return _current
 
 

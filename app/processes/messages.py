@@ -44,7 +44,7 @@ def deliver_message(name: str, correlation: dict, payload, actor: User) -> Proce
         raise Conflict(f"该流程实例当前不在等待消息“{name}”", code="not_waiting") from None
     except engine.ScriptError as exc:
         record_script_error(instance.id, exc, actor.id)
-        raise script_error_response(exc) from None
+        raise script_error_response(exc, kept="message") from None
     ctx = ActionContext(instance, bundle, actor.id, utcnow())
     apply_result(ctx, result, audit=[AuditEvent(action=AuditAction.MESSAGE, label=name,
                                                 data={"payload": payload})])

@@ -215,12 +215,21 @@ def record_script_error(instance_id: int, error: engine.ScriptError, actor_id: i
     db.session.expire_all()
 
 
-def script_error_response(error: engine.ScriptError) -> ProcessDefinitionError:
+_AFTER_ERROR = {
+    "draft": "您提交的内容已保存为草稿，流程已标记为异常，管理员修复后可重试。",
+    "start": "流程未启动，没有保存任何内容；请稍后重试，或联系流程设计员。",
+    "message": "消息未能处理，流程已标记为异常；修复后请发送方重新发送消息。",
+}
+
+
+def script_error_response(error: engine.ScriptError, *, kept: str = "draft") -> ProcessDefinitionError:
+    """The error people read, saying what was kept: the submitted form as a draft (`draft`), nothing
+    (a failed `start` creates nothing), or nothing of a `message` (its payload is not kept)."""
     where = error.element_name or error.element_id or "未知元素"
     line = f"第 {error.line} 行" if error.line else ""
+    after = _AFTER_ERROR[kept]
     return ProcessDefinitionError(
-        f"流程脚本出错（{where}{' ' + line if line else ''}）：{error.message}。"
-        "您提交的内容已保存为草稿，流程已标记为异常，管理员修复后可重试。",
+        f"流程脚本出错（{where}{' ' + line if line else ''}）：{error.message.rstrip('。')}。{after}",
         element_id=error.element_id, element_name=error.element_name, line=error.line)
 
 
@@ -260,7 +269,7 @@ def start_process(key: str, data: dict, actor: User | None, message: str | None 
         result = engine.start(bundle.process, start_data, message)
     except engine.ScriptError as exc:
         db.session.rollback()
-        raise script_error_response(exc) from None
+        raise script_error_response(exc, kept="start") from None
     actor_id = actor.id if actor else None
     instance = ProcessInstance(definition_id=bundle.id, case_id=case.id,
                                serializer_version=engine.runtime.SERIALIZER_VERSION,

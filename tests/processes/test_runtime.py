@@ -25,7 +25,7 @@ def test_a_script_error_marks_the_instance_and_rolls_the_action_back(users, api)
     started = _start(api, "script_error")
     task_id, instance_id = started["tasks"][0]["id"], started["instance"]["id"]
     resp = api.post(f"/api/v1/tasks/{task_id}/complete", user="intake1", json={"data": {"note": "请核实"}})
-    assert resp.status_code == 500
+    assert resp.status_code == 422
     err = resp.get_json()["error"]
     assert err["code"] == "process_error"
     assert err["element_id"] == "broken" and err["line"] == 2

@@ -234,7 +234,7 @@ def test_a_script_error_is_listed_and_retried_with_the_saved_input(people, api, 
     started = _start(api, "script_error")
     task_id, instance_id = started["tasks"][0]["id"], started["instance"]["id"]
     assert api.post(f"/api/v1/tasks/{task_id}/complete", user="clerk",
-                    json={"data": {"note": "请核实"}}).status_code == 500        # no divisor: the script fails
+                    json={"data": {"note": "请核实"}}).status_code == 422        # no divisor: the script fails
     items = api.get("/api/v1/supervision/incidents", user="boss").get_json()["items"]
     assert [(i["source"], i["id"], i["element"], i["line"]) for i in items] == [("script", instance_id, "broken", 2)]
     assert api.get("/api/v1/supervision/incidents", user="sup_a").get_json()["items"] == []
@@ -242,7 +242,7 @@ def test_a_script_error_is_listed_and_retried_with_the_saved_input(people, api, 
     assert api.post(url, user="sup_a", json={"note": "重试"}).status_code == 403
     _missing_note(api.post(url, user="boss", json={}))
     failed = api.post(url, user="boss", json={"note": "先重试一次"})              # the same input fails again
-    assert failed.status_code == 500 and failed.get_json()["error"]["message"].startswith("重试失败")
+    assert failed.status_code == 422 and failed.get_json()["error"]["message"].startswith("重试失败")
     assert _audit(db, "retry")[-1].data["outcome"] == "failed"
     # the saved input is corrected (as an administrator would after reading the error), then retried
     db.session.get(HumanTask, task_id).draft = {"note": "请核实", "divisor": 4}
