@@ -27,9 +27,10 @@ const COPIES = [
   ["axe-core", "LICENSE", "axe-core/LICENSE"],
   ["@bpmn-io/properties-panel", "LICENSE", "modeler/LICENSE.properties-panel"],
   ["bpmn-js-properties-panel", "LICENSE", "modeler/LICENSE.bpmn-js-properties-panel"],
+  ["bpmn-js-token-simulation", "LICENSE", "modeler/LICENSE.bpmn-js-token-simulation"],
 ];
 // bundled into modeler/modeler.js, listed in versions.json
-const BUNDLED = ["bpmn-js-properties-panel", "@bpmn-io/properties-panel", "esbuild"];
+const BUNDLED = ["bpmn-js-properties-panel", "@bpmn-io/properties-panel", "bpmn-js-token-simulation", "esbuild"];
 
 function version(pkg) {
   return JSON.parse(readFileSync(join(modules, pkg, "package.json"), "utf8")).version;

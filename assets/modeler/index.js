@@ -3,6 +3,8 @@
 // as the global `WuyiModeler`; the page glue lives in app/static/js/modeler.js.
 import Modeler from "bpmn-js/lib/Modeler";
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from "bpmn-js-properties-panel";
+// play a diagram before deploying it (its labels are put in Chinese at build: token-simulation-zh.mjs)
+import TokenSimulationModule from "bpmn-js-token-simulation";
 
 import spiffworkflow from "./spiffworkflow.json";
 import translate from "./translations.js";
@@ -39,7 +41,8 @@ export function create({ container, propertiesPanel, forms }) {
       layout: { groups: { general: { open: true }, wuyi: { open: true }, "wuyi-timer": { open: true } } },
     },
     wuyiForms: forms || [],
-    additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, WuyiPropertiesModule, TranslateModule],
+    additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, WuyiPropertiesModule, TranslateModule,
+      TokenSimulationModule],
     moddleExtensions: { spiffworkflow },
   });
   modeler.load = (xml) => modeler.importXML(xml).then((result) => {
