@@ -139,6 +139,8 @@ def read_submission(entry: Entry, form) -> dict:
         data["appeal_type"] = appeal_type
     for name in TEXT_FIELDS:
         value = (form.get(name) or "").strip()
+        if name in ("uscc", "id_number"):   # typed on a phone in lower case: the codes are upper case
+            value = value.replace(" ", "").upper()
         if value:
             data[name] = value
     categories = [c for c in form.getlist("category") if c]

@@ -113,6 +113,20 @@ def test_the_start_form_rules_apply_with_the_typed_text_kept(client, portal):
     assert db.session.execute(sa.select(sa.func.count()).select_from(Case)).scalar_one() == 0
 
 
+def test_codes_typed_in_lower_case_are_read_in_upper_case(client, portal):
+    number, _, _ = receipt(client, post_form(client, uscc="91440703makl kb3t82"))
+    assert the_case(number).uscc == "91440703MAKLKB3T82"
+
+
+def test_a_request_over_the_size_limit_is_answered_in_chinese(client, portal):
+    portal.config["MAX_CONTENT_LENGTH"], saved = 2000, portal.config["MAX_CONTENT_LENGTH"]
+    try:
+        resp = post_form(client, files=[("大.pdf", PDF + b" " * 5000)])
+    finally:
+        portal.config["MAX_CONTENT_LENGTH"] = saved
+    assert resp.status_code == 413 and "提交的内容过大" in resp.get_data(as_text=True)
+
+
 def test_anonymous_only_for_a_report(client, portal):
     resp = post_form(client, anonymous="1", complainant_name=None, phone=None)
     assert resp.status_code == 422
@@ -249,6 +263,29 @@ def test_too_many_and_bad_attachments_are_refused(client, portal):
     assert post_form(client, files=[(f"{i}.pdf", PDF) for i in range(5)]).status_code == 303
 
 
+def test_supplements_and_ratings_are_rate_limited_per_ip(client, portal):
+    portal.config["PORTAL_ACTION_LIMIT_IP"], saved = "2 per hour", portal.config["PORTAL_ACTION_LIMIT_IP"]
+    try:
+        number, code, _ = receipt(client, post_form(client))
+        looked_up(client, number, code)
+        for i in range(2):
+            assert client.post(f"/portal/case/{number}/supplement", data={"text": f"第{i}次补充"}).status_code == 303
+        resp = client.post(f"/portal/case/{number}/supplement", data={"text": "第三次补充的内容"})
+    finally:
+        portal.config["PORTAL_ACTION_LIMIT_IP"] = saved
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 429 and "操作过于频繁" in page and "第三次补充的内容" in page
+
+
+def test_a_filled_honeypot_refuses_a_supplement(client, portal):
+    number, code, _ = receipt(client, post_form(client))
+    looked_up(client, number, code)
+    resp = client.post(f"/portal/case/{number}/supplement", data={"text": "广告内容", "website": "x"})
+    assert resp.status_code == 400 and "请勿填写" in resp.get_data(as_text=True)
+    from app.cases.records import Comment
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Comment)).scalar_one() == 0
+
+
 # --- tracking -------------------------------------------------------------------------------------
 
 def test_tracking_needs_the_right_code_and_a_wrong_one_tells_nothing(client, portal):
@@ -331,6 +368,14 @@ def test_supplement_reaches_the_timeline_and_notifies_the_holders(client, portal
     intake1 = db.session.execute(sa.select(User).where(User.username == "intake1")).scalar_one()
     notes = db.session.execute(sa.select(Notification).where(Notification.case_id == case.id)).scalars().all()
     assert intake1.id in {n.user_id for n in notes} and all(number in n.title for n in notes)
+    # the 受理员 sees it on the case page like any other: the text, the files, the task at 登记建档
+    staff = portal.test_client()
+    with portal.app_context():
+        staff.post("/login", data={"username": "intake1", "password": "demo12345"})
+        case_page = staff.get(f"/cases/{case.id}")
+    html = case_page.get_data(as_text=True)
+    assert case_page.status_code == 200
+    assert "诉求人通过公众门户补充材料" in html and "审批单.pdf" in html and "登记建档" in html and number in html
     # an empty one and a bad file are refused, the text kept
     resp = client.post(f"/portal/case/{number}/supplement", data={"text": "  "})
     assert resp.status_code == 422 and "请填写补充说明或选择附件" in error_at(resp.get_data(as_text=True), "text")
