@@ -253,6 +253,7 @@ class PublicView:
     status: str                       # 已收到 / 已受理 / 不予受理 / 已办结 / 已撤销
     stage: str
     due_at: datetime | None = None
+    due_label: str = "办理期限"      # the case limit; before it is set, the current step's: 本环节期限
     refusal_reason: str | None = None
     refusal_advice: str | None = None
     reply: str | None = None
@@ -293,7 +294,7 @@ def _option_title(instance: ProcessInstance, form: str, key: str, value) -> str 
     return None
 
 
-def _case_due(data: dict, tasks: list[HumanTask]) -> datetime | None:
+def _case_due(data: dict, tasks: list[HumanTask]) -> tuple[datetime | None, str]:
     """The case's due date: its limit (with any granted 延期) from receipt; else the current step's."""
     value, unit = data.get("limit_value"), data.get("limit_unit")
     if isinstance(value, int) and isinstance(unit, str) and data.get("received_at"):
@@ -301,9 +302,9 @@ def _case_due(data: dict, tasks: list[HumanTask]) -> datetime | None:
         start = datetime.fromisoformat(str(data.get("limit_start") or data["received_at"]))
         recipe = due.deadline_for({}, limit, start)
         if recipe is not None:
-            return due.compute(recipe, due.get_calendar()).due_at
+            return due.compute(recipe, due.get_calendar()).due_at, "办理期限"
     dues = [t.due_at for t in tasks if t.due_at is not None]
-    return max(dues) if dues else None
+    return (max(dues) if dues else None), "本环节期限"
 
 
 def public_view(ticket: PortalTicket) -> PublicView:
@@ -341,7 +342,8 @@ def public_view(ticket: PortalTicket) -> PublicView:
         view.stage = stages[0]
     elif ended:
         view.status, view.stage = "已办结", "已办结"
-    view.due_at = None if ended else _case_due(data, tasks)
+    if not ended:
+        view.due_at, view.due_label = _case_due(data, tasks)
     reply_out = ended or any(t.bpmn_id == "callback" for t in tasks)
     if reply_out:
         view.reply = data.get("reply_text") or data.get("answer_text") or data.get("feedback_text")

@@ -300,7 +300,7 @@ def test_tracking_needs_the_right_code_and_a_wrong_one_tells_nothing(client, por
     resp = other.post("/portal/track", data={"case_number": number, "code": code.lower().replace("-", " ")})
     assert resp.status_code == 303
     page = other.get(resp.headers["Location"]).get_data(as_text=True)
-    assert number in page and "已收到，等待受理登记" in page and "办理期限" in page
+    assert number in page and "已收到，等待受理登记" in page and "本环节期限" in page   # no case limit yet
 
 
 def test_lookups_are_rate_limited_per_ip(client, portal):
@@ -391,6 +391,12 @@ def test_an_unsatisfied_rating_takes_the_redo_path_and_rates_once(client, portal
     walk_to_callback(api, case.id)
     page = looked_up(client, number, code)
     assert "付款单位已承诺并按计划付清全部款项" in page and "已答复，等待回访评价" in page and "提交评价" in page
+    # the case limit now: 15 working days for a complaint at the 发改局 platform, from receipt
+    from app.deadlines import due
+    received = the_case(number).created_at
+    expected = due.compute(due.deadline_for({}, "15WD", received), due.get_calendar()).due_at
+    from app.web.filters import local_time
+    assert f'<dt>办理期限</dt><dd id="due">{local_time(expected)} 前</dd>' in page
     # 不满意 needs its reason
     resp = client.post(f"/portal/case/{number}/rating", data={"rating": "2", "comment": "没"})
     assert resp.status_code == 422 and "至少 5 个字" in error_at(resp.get_data(as_text=True), "comment")
