@@ -333,6 +333,23 @@ def test_a_refused_case_shows_the_reason_and_the_right_channel(client, portal, a
     assert "提交补充材料" not in page   # closed: no more material
 
 
+@pytest.mark.parametrize("screening, status, stage", [
+    ("accept", "已受理", "纪检监察机关正在办理"),
+    ("no_content", "不予受理", "经登记审查，已存档备查"),
+])
+def test_a_report_to_the_discipline_commission_is_tracked_in_words(client, portal, api, screening, status, stage):
+    number, code, _ = receipt(client, post_form(client, "lianzheng", appeal_type="report", hide_identity="1"))
+    page = looked_up(client, number, code)
+    assert "已收到，纪检监察机关正在登记" in page
+    [task] = tasks_of(the_case(number).id)
+    resp = api.post(f"/api/v1/tasks/{task.id}/complete", user="jw_letters1", json={"data": {
+        "jw_screening": screening, "real_name": True, "jw_register_note": "内部登记意见：线索具体"}})
+    assert resp.status_code == 200, resp.get_json()
+    page = client.get(f"/portal/case/{number}").get_data(as_text=True)
+    assert f'>{status}</span>' in page and f'<dd id="stage">{stage}</dd>' in page
+    assert "内部登记意见" not in page and "杜信访" not in page
+
+
 def walk_to_callback(api, case_id):
     from app.demo import ASSESS, CONTACT, HANDLE, REPLY, SIGN, SIGN_OFF
     from datetime import datetime, timedelta
