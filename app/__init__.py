@@ -97,6 +97,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     register_api(smorest_api, csrf)
     register_web(app)
+    from app.portal.views import bp as portal_bp   # #13: the public intake portal, no staff login
+    app.register_blueprint(portal_bp)
 
     @app.get("/")
     def home():

@@ -67,6 +67,16 @@ class Config:
     # Flask-Limiter: memory:// counts per process; set redis://… to share the limits between nodes
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # public intake portal (#13, app/portal): limits in Flask-Limiter's notation, counted in its storage
+    PORTAL_SUBMIT_LIMIT_IP = os.environ.get("PORTAL_SUBMIT_LIMIT_IP", "10 per hour")
+    PORTAL_SUBMIT_LIMIT_PHONE = os.environ.get("PORTAL_SUBMIT_LIMIT_PHONE", "3 per day")
+    PORTAL_TRACK_LIMIT_IP = os.environ.get("PORTAL_TRACK_LIMIT_IP", "20 per hour")   # lookups of a code
+    PORTAL_ACTION_LIMIT_IP = os.environ.get("PORTAL_ACTION_LIMIT_IP", "30 per hour")  # 补充材料 and ratings
+    PORTAL_MAX_FILES = 5
+    PORTAL_MAX_FILE_BYTES = int(os.environ.get("PORTAL_MAX_FILE_BYTES", str(3 * 1024 * 1024)))   # 5 of them stay under MAX_CONTENT_LENGTH
+    PORTAL_CAPTCHA_TTL_SECONDS = 600
+    # a fixed captcha text, for browser tests only; never honoured in production (app/portal/captcha.py)
+    PORTAL_CAPTCHA_FIXED_TEXT = os.environ.get("PORTAL_CAPTCHA_FIXED_TEXT") or None
 
 
 class ProductionConfig(Config):
@@ -75,6 +85,7 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SESSION_COOKIE_SECURE = True
+    PORTAL_CAPTCHA_FIXED_TEXT = None
 
 
 class TestConfig(Config):

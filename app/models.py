@@ -10,3 +10,4 @@ from app.calendar.models import HolidayOverride  # noqa: F401
 from app.notifications.models import EmailMessage, Notification  # noqa: F401
 from app.designer.models import DesignerDraft  # noqa: F401
 from app.supervision.models import SUPERVISION_INDEXES, CaseFact  # noqa: F401  (indexes on human_task, case, audit_event)
+from app.portal.models import PortalTicket  # noqa: F401  (#13 public portal)

@@ -1,0 +1,1 @@
+"""The public intake portal (/portal): enterprises and citizens file, track, supplement and rate."""
