@@ -23,6 +23,7 @@ version is loaded (it is deterministic).
 """
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 
@@ -680,6 +681,22 @@ def is_camunda_dmn(root) -> bool:
     return CAMUNDA_DMN_NS in (root.nsmap or {}).values() or any(
         _namespace(el) == CAMUNDA_DMN_NS for el in root.iter() if isinstance(el.tag, str)) or any(
         k.startswith(f"{{{CAMUNDA_DMN_NS}}}") for el in root.iter() if isinstance(el.tag, str) for k in el.attrib)
+
+
+def single_decisions(root) -> list:
+    """The DMN document as one document per decision: SpiffWorkflow reads only a file's first decision,
+    and Camunda Modeler puts several (a decision requirements graph) in one file."""
+    decisions = [d for d in root if isinstance(d.tag, str) and _local(d) == "decision"]
+    if len(decisions) < 2:
+        return [root]
+    parts = []
+    for keep in range(len(decisions)):
+        part = copy.deepcopy(root)
+        for n, decision in enumerate([d for d in part if isinstance(d.tag, str) and _local(d) == "decision"]):
+            if n != keep:
+                part.remove(decision)
+        parts.append(part)
+    return parts
 
 
 def decisions_of(root) -> dict[str, DecisionInfo]:

@@ -438,7 +438,8 @@ def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None
     parser = WuyiBpmnParser(validator=VALIDATOR if validate_xsd else None)
     for name, root in dmn_roots.items():
         try:
-            parser.add_dmn_xml(root, name)
+            for part in camunda.single_decisions(root):   # the parser reads one decision per document
+                parser.add_dmn_xml(part, name)
         except ValidationException as exc:
             problems.append(Problem(f"DMN 无法解析：{engine_message_in_chinese(str(exc))[0]}", name, None,
                                     getattr(exc, "id", None)))

@@ -241,7 +241,7 @@ class _Parser:
 def _unsupported_op(text: str) -> str | None:
     return {"->": "不支持 lambda 表达式（->）", "=": "不支持赋值（=）：比较请写 ==", "+=": "不支持字符串拼接运算 +=",
             ";": "不支持多条语句（;）", "&": "不支持位运算 &：逻辑与请写 && 或 and",
-            "|": "不支持位运算 |：逻辑或请写 || 或 or"}.get(text)
+            "|": "不支持位运算 |：逻辑或请写 || 或 or", "instanceof": "不支持 instanceof"}.get(text)
 
 
 def _python_name(name: str) -> str:
