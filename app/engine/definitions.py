@@ -318,7 +318,8 @@ def _lane_names(root) -> dict[str, str]:
 def _has_group(task, lanes: dict[str, str]) -> bool:
     if _properties_of(task).get("candidateGroups", "").strip():
         return True
-    if (task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").strip():
+    if any((task.get(f"{{{CAMUNDA_NS}}}{attr}") or "").strip()
+           for attr in ("candidateGroups", "candidateUsers", "assignee")):   # Camunda: a person is named
         return True
     element = task
     while element is not None:   # a task inside an embedded subprocess inherits its lane

@@ -444,3 +444,34 @@ def test_a_spiff_diagram_is_left_as_it_is(app):
         processes, problems = check_bpmn(path.name, path.read_bytes(), {
             p.name: p.read_bytes() for p in path.parent.glob("*.dmn")})
         assert problems == [] and all(p.generated_forms == {} for p in processes)
+
+
+def test_the_designer_conventions_read_camunda_assignment_and_forms():
+    from app.engine import check_conventions
+    form = '<camunda:formData><camunda:formField id="x" label="说明" type="string" /></camunda:formData>'
+    named = check_conventions("c.bpmn", doc(user_task('camunda:assignee="demo"', ext=form)))
+    assert not [p for p in named if p.element_id == "t"]
+    bare = check_conventions("c.bpmn", doc(user_task()))
+    assert {p.message.split("：")[0] for p in bare if p.element_id == "t"} == {"用户任务没有办理组", "用户任务没有表单"}
+
+
+@pytest.mark.parametrize("amount, category, expected", [
+    (100, "Misc", "day-to-day expense"), (250, "Misc", "budget"), (1000, "Misc", "budget"),
+    (1001, "Misc", "exceptional"), (5000, "Travel Expenses", "day-to-day expense"),
+    (10, "Software License Costs", "budget"), (10, "Other", None),
+])
+def test_the_invoice_classification_decision_runs(app, db, tmp_path, amount, category, expected):
+    """Camunda's own DMN 1.3 table (invoiceBusinessDecisions.dmn), called by decisionRef."""
+    from app.processes.deploy import deploy_file
+    from app.processes.running import start_process
+    from app.processes import instances
+    (tmp_path / "invoiceBusinessDecisions.dmn").write_bytes(INVOICE_DMN)
+    bpmn = tmp_path / "classify.bpmn"
+    bpmn.write_bytes(doc(rule_task('camunda:decisionRef="invoiceClassification" camunda:resultVariable="category" '
+                                   'camunda:mapDecisionResult="singleEntry"')))
+    (outcome,) = deploy_file(bpmn, forms_dir=str(tmp_path))
+    assert not outcome.problems, [str(p) for p in outcome.problems]
+    instance, _ = start_process("p", {"amount": amount, "invoiceCategory": category}, None)
+    db.session.expire_all()
+    assert instance.status == "completed"
+    assert instances.instance_details(instance)["data"]["category"] == expected

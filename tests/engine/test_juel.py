@@ -60,6 +60,10 @@ def test_each_form_is_translated(juel, python):
     ("${amount div 4}", {"amount": 10}, 2.5),
     ("${amount mod 4}", {"amount": 10}, 2),
     ("${clarified.equals('yes')}", {"clarified": "yes"}, True),
+    ("${code.startsWith('JM') && code.endsWith('9')}", {"code": "JM-0009"}, True),
+    ("${tags.contains('urgent') || tags.isEmpty()}", {"tags": ["late"]}, False),
+    ("${name.trim().toUpperCase()}", {"name": " ab "}, "AB"),
+    ("${execution.getVariable('amount') > 5}", {"amount": 6}, True),
 ])
 def test_translations_evaluate_as_camunda_would(juel, data, expected):
     assert run(translate(juel), data) == expected
