@@ -271,7 +271,7 @@ class _Converter:
                              "或设置属性 formJsonSchemaFilename 指向 JSON Schema 表单")
 
     def form_data(self, element) -> None:
-        form_data = [c for c in _camunda_children(element, "formData")]
+        form_data = _camunda_children(element, "formData")
         if not form_data:
             return
         process = element
@@ -290,8 +290,6 @@ class _Converter:
         title = (element.get("name") or "").strip() or element.get("id")
         properties, required, ui, order = {}, [], {}, []
         ok = True
-        if form_data.get("businessKey"):
-            pass   # the case number is this system's business key
         for form_field in [c for c in form_data if isinstance(c.tag, str) and _local(c) == "formField"]:
             name = form_field.get("id") or ""
             if not name.isidentifier() or name.startswith("_"):
@@ -591,6 +589,8 @@ class _Converter:
                 element.text = source
         elif re.fullmatch(r"(R\d*/)?P[0-9YMWDTHS.,]+|\d{4}-\d{2}-\d{2}T[0-9:.+\-Z]*", text, re.IGNORECASE):
             element.text = repr(text)   # Camunda writes ISO literals bare; here timers are Python
+        elif len(text.split()) in (6, 7) and re.fullmatch(r"[0-9*?/,\-LW#A-Z ]+", text.upper()):
+            self.refuse(element, f"定时的 cron 表达式“{text}”不支持：请改用 ISO 8601 循环周期（如 R/P1D）或时长")
 
     def input_output(self, element) -> None:
         owner = element.getparent().getparent()

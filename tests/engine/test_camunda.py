@@ -287,6 +287,8 @@ def test_bare_iso_timer_literals_are_quoted_and_expressions_translated():
     assert ok(doc(timer.format("${wait}"))).has_timers
     (problem,) = refused(doc(timer.format("${dateTime().plusDays(1)}")))
     assert "定时表达式" in problem.message
+    (problem,) = refused(doc(timer.format("0 0/5 * * * ?")))
+    assert "cron 表达式" in problem.message and problem.element_id == "t"
 
 
 # --- what cannot run here ----------------------------------------------------------------------------
