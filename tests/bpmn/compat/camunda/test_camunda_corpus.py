@@ -289,3 +289,11 @@ def test_every_file_of_the_corpus_is_covered_by_a_test():
         named.update(part for part in line.replace('"', " ").split() if part.endswith((".bpmn", ".bpmn\",")))
     files = {p.name for p in CORPUS.glob("*/*.bpmn")}
     assert files <= {n.rstrip(",") for n in named}, files - named
+
+
+def test_every_file_of_the_corpus_has_its_origin_in_the_readme():
+    readme = (CORPUS / "README.md").read_text(encoding="utf-8")
+    files = [p for p in CORPUS.glob("*/*") if p.suffix in (".bpmn", ".dmn")]
+    assert len(files) == 19
+    missing = [f"{p.parent.name}/{p.name}" for p in files if f"`{p.parent.name}/{p.name}`" not in readme]
+    assert missing == []
