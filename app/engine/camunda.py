@@ -24,11 +24,14 @@ version is loaded (it is deterministic).
 from __future__ import annotations
 
 import copy
+import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from lxml import etree
 
+from app.calendar.calendar import SHANGHAI
 from app.engine.juel import JuelError, is_expression, translate, translate_bare, translate_value
 from app.engine.placeholders import PLACEHOLDER
 from app.engine.sandbox import check_source
@@ -461,8 +464,11 @@ class _Converter:
         converted = iso_duration(due)
         if converted is not None:
             return converted
+        if _iso_instant(due) is not None:
+            self.set_property(element, "dueAt", due)   # a fixed instant: counted from when the task is ready
+            return None
         if re.match(r"\d{4}-\d{2}-\d{2}", due):
-            self.refuse(element, f"camunda:dueDate “{due}”是固定日期：本系统的办理期限按时长计算，请改为 ISO 时长（如 P3D、PT4H）")
+            self.refuse(element, f"camunda:dueDate “{due}”不是有效的 ISO 8601 日期时间（如 2026-12-31T17:00:00+08:00）")
         else:
             self.refuse(element, f"camunda:dueDate “{due}”无法转换：请写 ISO 时长（如 P3D、PT4H）、${{变量名}}，"
                                  "或 ${dateTime().plusDays(2).toDate()}")
@@ -657,6 +663,31 @@ def iso_duration(text: str | None) -> str | None:
     minutes += seconds // 60
     total = ((weeks * 7 + days) * 24 + hours) * 60 + minutes
     return f"{total // 60}H" if total % 60 == 0 else f"{total}MIN"
+
+
+def _iso_instant(text: str | None) -> datetime | None:
+    """An ISO 8601 date or date-time (a date alone is its midnight; no offset is Beijing time)."""
+    if not isinstance(text, str) or not re.match(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=SHANGHAI)
+
+
+def due_in_from(value, now: datetime) -> str | None:
+    """A Camunda due date resolved when its task is ready -> this system's time limit: an ISO
+    duration (P3D -> 72H), or an ISO date-time as the minutes from `now` until it (at least 1)."""
+    if not isinstance(value, str):
+        return None
+    duration = iso_duration(value)
+    if duration is not None:
+        return duration
+    instant = _iso_instant(value)
+    if instant is None:
+        return None
+    return f"{max(1, math.ceil((instant - now).total_seconds() / 60))}MIN"
 
 
 def convert(root, decisions: dict[str, "DecisionInfo"] | None = None) -> Conversion:

@@ -24,7 +24,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 
 from app.db import utcnow
-from app.engine.camunda import iso_duration
+from app.engine.camunda import due_in_from
 from app.engine.definitions import ParsedProcess
 from app.engine.placeholders import PLACEHOLDER, has_placeholder
 from app.engine.sandbox import configure_script_engine, current_script_engine
@@ -316,7 +316,9 @@ def _ready_task(task) -> ReadyTask:
         groups = resolve_groups(template, data)
     if has_placeholder(props.get("dueIn")):
         due_in = PLACEHOLDER.sub(lambda m: str(data.get(m.group(1)) or ""), props["dueIn"]).strip() or None
-        due_in = iso_duration(due_in) or due_in   # a Camunda diagram's variable may hold P3D / PT4H
+        due_in = due_in_from(due_in, utcnow()) or due_in   # a Camunda variable: P3D, or a date-time
+    if props.get("dueAt"):   # a Camunda diagram's fixed due date
+        due_in = due_in_from(props["dueAt"], utcnow())
     assignee = None
     match = PLACEHOLDER.fullmatch((props.get("assignee") or "").strip())
     if match and match.group(1) != "initiator" and isinstance(data.get(match.group(1)), str):

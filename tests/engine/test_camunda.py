@@ -149,6 +149,7 @@ def test_a_form_key_is_accepted_when_the_task_names_a_json_schema_form():
     ('camunda:dueDate="${dateTime().plusWeeks(1).toDate()}"', {"dueIn": "168H"}),
     ('camunda:dueDate="${dateTime().plusDays(2).toDate()}"', {"dueIn": "48H"}),
     ('camunda:dueDate="${deadline}"', {"dueIn": "${deadline}"}),
+    ('camunda:dueDate="2026-12-31T17:00:00+08:00"', {"dueAt": "2026-12-31T17:00:00+08:00", "dueIn": None}),
 ])
 def test_assignment_and_due_date_become_task_properties(attrs, expected):
     props = ok(doc(user_task(attrs))).tasks["t"].properties
@@ -164,7 +165,7 @@ def test_the_start_events_initiator_variable_assigns_the_starter():
     ('camunda:candidateUsers="a,b"', "candidateUsers 列出了 2 个用户"),
     ('camunda:assignee="${users.get(0)}"', "办理人表达式"),
     ('camunda:candidateGroups="${org.unit}"', "candidateGroups 中的表达式"),
-    ('camunda:dueDate="2026-12-31T17:00:00"', "是固定日期"),
+    ('camunda:dueDate="2026-13-45T17:00:00"', "不是有效的 ISO 8601 日期时间"),
     ('camunda:dueDate="P1M"', "无法转换"),
     ('camunda:dueDate="${dateTime().plusMonths(1).toDate()}"', "无法转换"),
     ('camunda:priority="${prio}"', "须为整数"),
@@ -178,6 +179,18 @@ def test_assignments_that_cannot_be_mapped_are_refused(attrs, message):
                                        ("P1DT12H", "36H"), ("PT120S", "2MIN"), ("p1d", "24H")])
 def test_iso_durations_become_exact_time_limits(iso, ours):
     assert iso_duration(iso) == ours
+
+
+def test_a_due_date_resolved_at_run_time_is_a_time_limit_from_now():
+    from datetime import datetime, timezone
+    from app.engine.camunda import due_in_from
+    now = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)   # 09:00 in Jiangmen
+    assert due_in_from("P2D", now) == "48H"
+    assert due_in_from("2026-12-01T17:00:00+08:00", now) == "480MIN"
+    assert due_in_from("2026-12-01T17:00:00", now) == "480MIN"              # no offset: Beijing time
+    assert due_in_from("2026-12-01T09:00:30Z", now) == "481MIN"             # rounded up
+    assert due_in_from("2026-11-30", now) == "1MIN"                         # already past: due at once
+    assert due_in_from("15WD", now) is None and due_in_from(None, now) is None and due_in_from(3, now) is None
 
 
 @pytest.mark.parametrize("text", ["P1M", "P1Y", "PT10S", "P", "PT", "3WD", "", None, "2026-01-01"])

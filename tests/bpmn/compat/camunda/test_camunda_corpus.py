@@ -215,8 +215,9 @@ def test_one_candidate_user_gets_the_task_and_nobody_else_may_do_it(app):
     assert _instance(instance.id).status == "completed"
 
 
-@pytest.mark.parametrize("value, due", [("P2D", timedelta(days=2)), ("PT4H", timedelta(hours=4))])
-def test_due_date_from_a_variable_holding_an_iso_duration(app, clock, value, due):
+@pytest.mark.parametrize("value, due", [("P2D", timedelta(days=2)), ("PT4H", timedelta(hours=4)),
+                                        ("2027-03-05T17:00:00+08:00", timedelta(days=2, hours=7))])
+def test_due_date_from_a_variable_holding_an_iso_duration_or_date_time(app, clock, value, due):
     from app.processes.running import start_process
     _deploy("due_date", "TaskDueDateExtensionsTest.testRelativeDueDate.bpmn")
     admin = _user("boss", admin=True)
