@@ -27,11 +27,10 @@ import copy
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from lxml import etree
 
-from app.calendar.calendar import SHANGHAI
 from app.engine.juel import JuelError, is_expression, translate, translate_bare, translate_value
 from app.engine.placeholders import PLACEHOLDER
 from app.engine.sandbox import check_source
@@ -42,6 +41,7 @@ CAMUNDA_NAMESPACES = ("http://camunda.org/schema/1.0/bpmn", "http://activiti.org
 CAMUNDA_DMN_NS = "http://camunda.org/schema/1.0/dmn"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
+BEIJING = timezone(timedelta(hours=8))   # a date-time without an offset (China keeps no summer time)
 CONNECTOR_HINT = ("请改用服务任务连接器：在服务任务上设置 spiffworkflow:serviceTaskOperator（http 连接器，"
                   "或部署登记的 Python 连接器函数），见 README 中服务任务连接器的说明")
 FORM_PREFIX = "camunda/"   # generated forms: camunda/<process id>/<element id>.schema.json
@@ -673,7 +673,7 @@ def _iso_instant(text: str | None) -> datetime | None:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=SHANGHAI)
+    return value if value.tzinfo is not None else value.replace(tzinfo=BEIJING)
 
 
 def due_in_from(value, now: datetime) -> str | None:
