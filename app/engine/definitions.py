@@ -435,7 +435,6 @@ def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None
         conversion, early = _convert_camunda(tree, filename, validate_xsd, decision_infos)
         if early:
             return [], problems + early
-        validate_xsd = False
     parser = WuyiBpmnParser(validator=VALIDATOR if validate_xsd else None)
     for name, root in dmn_roots.items():
         try:
@@ -444,6 +443,8 @@ def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None
         except ValidationException as exc:
             problems.append(Problem(f"DMN 无法解析：{engine_message_in_chinese(str(exc))[0]}", name, None,
                                     getattr(exc, "id", None)))
+    if conversion is not None:
+        parser.validator = None   # validated as written: the converted tree is not for the schema
     gateway_problems = _gateway_checks(tree, filename)
     timer_problems = _timer_checks(tree, filename) if evaluate_timers else []
     try:
