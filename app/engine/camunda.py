@@ -310,6 +310,9 @@ class _Converter:
                 required.append(name)
             if "readonly" in flags:
                 ui[name] = {"ui:readonly": True}
+                node["readOnly"] = True
+                if "default" in node:   # Camunda refuses a changed value of a read-only field; so does the server
+                    node["const"] = node["default"]
             elif node.get("type") == "boolean":
                 ui[name] = {"ui:widget": "radio"}
         if not ok:

@@ -81,7 +81,7 @@ def test_form_fields_become_a_json_schema_form_with_the_labels_as_written():
     assert schema["properties"] == {
         "reason": {"type": "string", "title": "退回理由", "minLength": 2, "maxLength": 200},
         "amount": {"type": "integer", "title": "金额（元）", "minimum": 0, "maximum": 5000},
-        "caseNo": {"type": "string", "title": "案件编号", "default": "JM-1"},
+        "caseNo": {"type": "string", "title": "案件编号", "default": "JM-1", "readOnly": True, "const": "JM-1"},
         "approved": {"type": "boolean", "title": "是否同意"},
         "visitDay": {"type": "string", "title": "走访日期", "format": "date"},
         "level": {"type": "string", "title": "等级", "oneOf": [{"const": "high", "title": "高"},
@@ -490,3 +490,14 @@ def test_the_invoice_classification_decision_runs(app, db, tmp_path, amount, cat
     db.session.expire_all()
     assert instance.status == "completed"
     assert instances.instance_details(instance)["data"]["category"] == expected
+
+
+def test_a_read_only_field_cannot_be_changed_on_submit():
+    from app.taskforms.validation import FormValidator
+    form = ('<camunda:formData><camunda:formField id="caseNo" label="案件编号" type="string" defaultValue="JM-1">'
+            '<camunda:validation><camunda:constraint name="readonly" /></camunda:validation></camunda:formField>'
+            '</camunda:formData>')
+    process = ok(doc(user_task(ext=form)))
+    validator = FormValidator(process.generated_forms[process.tasks["t"].properties["formJsonSchemaFilename"]])
+    assert validator.errors({"caseNo": "JM-1"}) == {}
+    assert "caseNo" in validator.errors({"caseNo": "JM-2"})
