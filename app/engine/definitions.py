@@ -16,6 +16,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import UserTaskParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
+from app.engine import camunda
 from app.engine.messages import engine_message_in_chinese
 from app.engine.placeholders import invalid_placeholders, unclosed
 from app.engine.sandbox import check_source, current_script_engine
@@ -102,6 +103,8 @@ class ParsedProcess:
     # the start events a person can use (a none or a message start; not a timer, signal or condition)
     has_manual_start: bool = True
     start_lanes: list[str] = field(default_factory=list)   # the lanes of those start events
+    # forms generated at deploy (a Camunda diagram's formData): path -> JSON Schema / UI schema
+    generated_forms: dict[str, dict] = field(default_factory=dict)
 
 
 class _WuyiUserTaskParser(UserTaskParser):
@@ -335,7 +338,8 @@ def _lane_names(root) -> dict[str, str]:
 def _has_group(task, lanes: dict[str, str]) -> bool:
     if _properties_of(task).get("candidateGroups", "").strip():
         return True
-    if (task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").strip():
+    if any((task.get(f"{{{CAMUNDA_NS}}}{attr}") or "").strip()
+           for attr in ("candidateGroups", "candidateUsers", "assignee")):   # Camunda: a person is named
         return True
     element = task
     while element is not None:   # a task inside an embedded subprocess inherits its lane
@@ -372,7 +376,8 @@ def check_conventions(filename: str, content: bytes) -> list[Problem]:
                                     filename, task.sourceline, task_id))
         if unclosed(groups):
             problems.append(Problem("candidateGroups 的占位符缺少右花括号 }", filename, task.sourceline, task_id))
-        if not _properties_of(task).get("formJsonSchemaFilename", "").strip():
+        if not _properties_of(task).get("formJsonSchemaFilename", "").strip() and not task.xpath(
+                "./bpmn:extensionElements/camunda:formData", namespaces=NS):
             problems.append(Problem("用户任务没有表单：请设置 formJsonSchemaFilename 属性",
                                     filename, task.sourceline, task_id))
     for process in root.xpath("//bpmn:process", namespaces=NS):
@@ -443,13 +448,23 @@ def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None
     except BpmnInvalid as exc:
         return [], exc.problems
     decisions, problems, dmn_roots = _dmn_decisions(dmn_files or {})
+    decision_infos = {d: (name, info) for name, root in dmn_roots.items()
+                      for d, info in camunda.decisions_of(root).items()}   # Camunda DMN: FEEL -> Python
+    conversion = None
+    if camunda.is_camunda(tree.getroot()):   # a Camunda 7 diagram: checked as written, run as converted
+        conversion, early = _convert_camunda(tree, filename, validate_xsd, decision_infos)
+        if early:
+            return [], problems + early
     parser = WuyiBpmnParser(validator=VALIDATOR if validate_xsd else None)
     for name, root in dmn_roots.items():
         try:
-            parser.add_dmn_xml(root, name)
+            for part in camunda.single_decisions(root):   # the parser reads one decision per document
+                parser.add_dmn_xml(part, name)
         except ValidationException as exc:
             problems.append(Problem(f"DMN 无法解析：{engine_message_in_chinese(str(exc))[0]}", name, None,
                                     getattr(exc, "id", None)))
+    if conversion is not None:
+        parser.validator = None   # validated as written: the converted tree is not for the schema
     gateway_problems = _gateway_checks(tree, filename)
     timer_problems = _timer_checks(tree, filename) if evaluate_timers else []
     try:
@@ -484,7 +499,25 @@ def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None
                 problems.append(problem)
             continue
         processes.append(_describe(key, proc_el, spec, subprocess_specs, decisions))
+        if conversion is not None:
+            processes[-1].generated_forms = dict(conversion.forms)
     return processes, problems
+
+
+def _convert_camunda(tree, filename: str, validate_xsd: bool, decision_infos: dict):
+    """Validate a Camunda diagram against the BPMN schema as written, then convert it in place
+    (app/engine/camunda.py). Returns the conversion and the problems that stop the parse."""
+    if validate_xsd:
+        try:
+            VALIDATOR.validate(tree.getroot(), filename)
+        except ValidationException as exc:
+            return None, [_spec_problems(exc, tree, filename)]
+    conversion = camunda.convert(tree.getroot(), {d: info for d, (_, info) in decision_infos.items()})
+    problems = [Problem(r.message, filename, r.line, r.element_id) for r in conversion.refusals]
+    for decision in sorted(conversion.decisions):
+        dmn_name, info = decision_infos[decision]
+        problems.extend(Problem(r.message, dmn_name, r.line, r.element_id) for r in info.refusals)
+    return conversion, problems
 
 
 def _describe(key, proc_el, spec, subprocess_specs, decisions) -> ParsedProcess:

@@ -24,6 +24,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 
 from app.db import utcnow
+from app.engine.camunda import due_in_from
 from app.engine.definitions import ParsedProcess
 from app.engine.messages import runtime_message_in_chinese
 from app.engine.placeholders import PLACEHOLDER, has_placeholder
@@ -87,6 +88,7 @@ class ReadyTask:
     limit_start: str | None = None   # ISO time the case limit counts from (data `limit_start`), else now
     groups: list[str] | None = None   # candidateGroups resolved from `${var}` placeholders, if any
     due_in: str | None = None          # dueIn resolved from `${var}` placeholders, if any
+    assignee: str | None = None        # an assignee `${var}` resolved from the data (a username), if any
 
 
 @dataclass
@@ -317,9 +319,16 @@ def _ready_task(task) -> ReadyTask:
         groups = resolve_groups(template, data)
     if has_placeholder(props.get("dueIn")):
         due_in = PLACEHOLDER.sub(lambda m: str(data.get(m.group(1)) or ""), props["dueIn"]).strip() or None
+        due_in = due_in_from(due_in, utcnow()) or due_in   # a Camunda variable: P3D, or a date-time
+    if props.get("dueAt"):   # a Camunda diagram's fixed due date
+        due_in = due_in_from(props["dueAt"], utcnow())
+    assignee = None
+    match = PLACEHOLDER.fullmatch((props.get("assignee") or "").strip())
+    if match and match.group(1) != "initiator" and isinstance(data.get(match.group(1)), str):
+        assignee = data[match.group(1)].strip() or None
     start = data.get("limit_start")
     return ReadyTask(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, spec.lane, _limit_of(data),
-                     start if isinstance(start, str) else None, groups, due_in)
+                     start if isinstance(start, str) else None, groups, due_in, assignee)
 
 
 def resolve_groups(template: str, data: dict) -> list[str]:

@@ -50,7 +50,7 @@ def _form_problems(process: engine.ParsedProcess, forms_dir: str, filename: str)
     forms, problems = {}, []
     for path, element in sorted(users.items()):
         try:
-            forms[path] = read_form_file(forms_dir, path)
+            forms[path] = process.generated_forms.get(path) or read_form_file(forms_dir, path)
         except FormFileError as exc:
             problems.append(engine.Problem(str(exc), filename, None, element))
             continue

@@ -134,7 +134,7 @@ def _insert_tasks(conn, instance: ProcessInstance, bundle: Bundle, ready: list, 
     calendar = None
     for task in ready:
         meta = bundle.task_meta(task.bpmn_id)
-        assignee_id = _assignee_id(meta.get("assignee"), instance)
+        assignee_id = _assignee_id(task.assignee or meta.get("assignee"), instance)
         recipe = due.deadline_for({**meta, "due_in": task.due_in} if task.due_in else meta,
                                   task.limit, now, task.limit_start)
         if recipe is not None:
