@@ -57,17 +57,19 @@ WARMUP = 3               # instances run before measuring, in every configuratio
 # --- the diagrams and the data their forms need -------------------------------------------------
 
 COMPLAINT_START = {
-    "channel": "sme_platform", "appeal_type": "complaint", "urgency": "normal",
+    "channel": "sme_platform", "appeal_type": "consult", "urgency": "normal",
     "complainant_name": "梁志强", "phone": "13800000001", "company_name": "江门市蓬江区示例五金制品有限公司",
-    "uscc": "91440703MAKLKB3T82", "district": "蓬江区", "title": "某镇政府工程尾款逾期未付",
-    "content": "2025年6月交付围墙改造工程，合同约定验收后30日付款，至今未付48.6万元。"}
+    "uscc": "91440703MAKLKB3T82", "district": "蓬江区", "title": "小微企业社保补贴如何申请",
+    "content": "我公司今年新招用了三名应届毕业生，想了解社保补贴的申请条件和办理渠道。"}
 
+# The knowledge-base path of the current diagram: 登记建档 -> 初步研判 (知识库可答) -> 知识库答复 -> 回访.
 COMPLAINT_TASKS = {
     "register": {**COMPLAINT_START, "in_scope": True},
-    "assess": {"urgency": "normal", "appeal_type": "complaint", "handler_org": "棠下镇人民政府"},
-    "handle": {"investigation": "已核实合同与验收单。", "measures": "督促镇政府支付。", "on_site": False},
-    "reply": {"result_code": "已解决", "reply_text": "已协调于10月底前付清。", "reply_method": "电话"},
-    "callback": {"contacted": True, "resolved": True, "satisfaction": "满意"},
+    "assess": {"urgency": "normal", "appeal_type": "consult", "primary_category": "政策咨询",
+               "misconduct": False, "kb_answerable": True},
+    "kb_answer": {"kb_reference": "KB-2026-0815 吸纳高校毕业生社保补贴", "answer_text": "已告知申请条件与粤商通办理入口。",
+                  "answer_method": "电话"},
+    "callback": {"contacted": True, "resolved": True, "satisfaction": "satisfied"},
 }
 
 
@@ -82,6 +84,7 @@ class Diagram:
     default_n: int
     user_tasks: int          # completions per instance on the path the data takes
     targets: bool = False    # the issue's targets are stated for this diagram
+    start_message: str | None = None   # the message start event the app starts it through (its channel)
 
 
 def diagrams(shared: Path) -> list[Diagram]:
@@ -90,7 +93,8 @@ def diagrams(shared: Path) -> list[Diagram]:
                 {"Task_A": {"field_a": "value a"}, "Task_B": {"field_b": "value b"},
                  "Task_C": {"field_c": "value c"}}, 200, 3, targets=True),
         Diagram("complaint", PROJECT / "bpmn" / "complaint.bpmn", PROJECT / "forms", "complaint",
-                COMPLAINT_START, COMPLAINT_TASKS, 100, 5),
+                COMPLAINT_START, COMPLAINT_TASKS, 100, 4,
+                start_message=f"complaint.{COMPLAINT_START['channel']}"),
     ]
 
 
@@ -254,23 +258,67 @@ class SqlCounter:
 
 def run_bare(d: Diagram, n: int, save: bool) -> dict:
     from SpiffWorkflow import TaskState
-    from SpiffWorkflow.bpmn import BpmnWorkflow
+    from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
     from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+    from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
     from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
     from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+    from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+
+    from app.deadlines.due import add_business_duration
+    from app.engine.helpers import script_helpers
+
+    # The same helper functions the app's scripts call (now(), due_in(), ...), as plain globals of
+    # SpiffWorkflow's own unsandboxed PythonScriptEngine.
+    script_engine = PythonScriptEngine(environment=TaskDataEnvironment(script_helpers(add_business_duration)))
+    schemas: dict[str, dict] = {}
+
+    def with_form_defaults(task_spec, data: dict) -> dict:
+        """As the app's validate_form: the form's top-level defaults for the fields not sent."""
+        form = (getattr(task_spec, "extensions", None) or {}).get("properties", {}).get("formJsonSchemaFilename")
+        if not form:
+            return data
+        if form not in schemas:
+            schemas[form] = json.loads((d.forms_dir / form).read_text(encoding="utf-8"))
+        props = schemas[form].get("properties") or {}
+        defaults = {k: p["default"] for k, p in props.items() if isinstance(p, dict) and "default" in p}
+        return {**defaults, **data}
+
     parser = SpiffBpmnParser()
     parser.add_bpmn_file(str(d.path))
+    # The decision tables the diagram calls (complaint: complaint_time_limit, complaint_handler_unit)
+    # live beside it as *.dmn; the app deploys them with the diagram, so the bare run loads them too.
+    dmn_files = sorted(str(f) for f in d.path.parent.glob("*.dmn"))
+    if dmn_files:
+        parser.add_dmn_files(dmn_files)
     spec = parser.get_spec(d.key)
     subprocess_specs = parser.get_subprocess_specs(d.key)
     serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
-    start_data = {**d.start_data, "case_number": "JM-2026-0101-000001"} if d.start_data else {}
+    start_data = ({**d.start_data, "case_number": "JM-2026-0101-000001",
+                   "received_at": datetime.now(timezone.utc).isoformat()} if d.start_data else {})
+
+    # the app validates the start data against the start events' form (app.processes.deploy: start_form)
+    start_spec = next((ts for ts in spec.task_specs.values() if type(ts).__name__.endswith("StartEvent")
+                       and (getattr(ts, "extensions", None) or {}).get("properties", {}).get("formJsonSchemaFilename")),
+                      None)
+
+    def start_message(wf):
+        """What the app's engine.start does for a channel: send the message its start event waits for."""
+        for task in wf.get_tasks(state=TaskState.WAITING, spec_class=CatchingEvent):
+            if getattr(task.task_spec.event_definition, "name", None) == d.start_message:
+                wf.send_event(BpmnEvent(task.task_spec.event_definition, payload=None))
+                wf.do_engine_steps()
+                return
+        raise RuntimeError(f"bare run of {d.name}: no start event waits for {d.start_message}")
 
     def one_instance(completion_times, start_times):
         t0 = perf_counter()
-        wf = BpmnWorkflow(spec, subprocess_specs)
-        wf.get_next_task(state=TaskState.READY).data.update(start_data)
+        wf = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
+        wf.get_next_task(state=TaskState.READY).data.update(with_form_defaults(start_spec, start_data))
         wf.do_engine_steps()
+        if d.start_message:
+            start_message(wf)
         state = serializer.serialize_json(wf) if save else None
         start_times.append(perf_counter() - t0)
         done = 0
@@ -280,7 +328,7 @@ def run_bare(d: Diagram, n: int, save: bool) -> dict:
                 break
             for task in ready:
                 t1 = perf_counter()
-                task.data.update(d.task_data[task.task_spec.bpmn_id])
+                task.data.update(with_form_defaults(task.task_spec, d.task_data[task.task_spec.bpmn_id]))
                 task.run()
                 wf.do_engine_steps()
                 if save:
