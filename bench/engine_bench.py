@@ -47,7 +47,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
-SHARED_BENCH = PROJECT.parent / "shared" / "bench"
+# ../shared/bench beside the checkout (a git worktree sits one level deeper: look further up)
+SHARED_BENCH = next((p / "shared" / "bench" for p in PROJECT.parents if (p / "shared" / "bench").is_dir()),
+                    PROJECT.parent / "shared" / "bench")
 RESULTS = PROJECT / "bench" / "results"
 PASSWORD = "bench-demo-12345"
 ACTOR = "admin"          # admins may act on any task; the three-user-task diagram has no lanes/groups
