@@ -54,14 +54,22 @@ class HumanTask(db.Model):
         # the deadline lists and the weekly "fell overdue" trend, which reads the two last columns
         # from the index instead of visiting a year of rows
         sa.Index("ix_human_task_status_due_at", "status", "due_at", "completed_at", "paused_at"),
-        sa.Index("ix_human_task_assignee_id_status", "assignee_id", "status"),
+        # my tasks; the instance id inside, so the case search's "assigned to me" part reads no rows
+        sa.Index("ix_human_task_assignee_id_status", "assignee_id", "status", "instance_id"),
         # a case's tasks (case page, KPIs); a case's completed step found inside the index (即办率)
         sa.Index("ix_human_task_case_id_bpmn_id", "case_id", "bpmn_id", "status", "completed_at"),
         # the tasks offered to a group -> their instances and cases inside the index (the supervisor's
         # instance list and case search turn human_task_candidate rows into instance ids)
         sa.Index("ix_human_task_id_instance_id_case_id", "id", "instance_id", "case_id"),
         # 已办: my completed steps, newest first, counted inside the index (app/tasks/queries.py)
-        sa.Index("ix_human_task_completed_by_id_status", "completed_by_id", "status", "completed_at"),
+        # (and the instance id inside, for the case search's "completed by me" part)
+        sa.Index("ix_human_task_completed_by_id_status", "completed_by_id", "status", "completed_at", "instance_id"),
+        # the inbox at a million tasks: the open tasks only (a few in a hundred), with what the inbox
+        # orders and filters by, so a group's or everyone's open tasks are counted and sorted inside
+        # the index instead of fetching every open task's row (a partial index: a completed task
+        # leaves it, so it stays the size of the open work)
+        sa.Index("ix_human_task_open", "due_at", "priority", "id", "assignee_id", "process_key", "case_id",
+                 postgresql_where=sa.text("status = 'ready'"), sqlite_where=sa.text("status = 'ready'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
