@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -311,7 +312,8 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--seed", type=int, default=6)
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in --tmpdir")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or None,
+                        help="default: $BENCH_DATABASE_URL, else a fresh SQLite file in --tmpdir")
     parser.add_argument("--tmpdir", default=None)
     parser.add_argument("--without-indexes", action="store_true",
                         help="drop the supervision indexes of migration 6c0c0e1d0003 first (plans before it)")
