@@ -64,12 +64,6 @@ class HumanTask(db.Model):
         # 已办: my completed steps, newest first, counted inside the index (app/tasks/queries.py)
         # (and the instance id inside, for the case search's "completed by me" part)
         sa.Index("ix_human_task_completed_by_id_status", "completed_by_id", "status", "completed_at", "instance_id"),
-        # the inbox at a million tasks: the open tasks only (a few in a hundred), with what the inbox
-        # orders and filters by, so a group's or everyone's open tasks are counted and sorted inside
-        # the index instead of fetching every open task's row (a partial index: a completed task
-        # leaves it, so it stays the size of the open work)
-        sa.Index("ix_human_task_open", "due_at", "priority", "id", "assignee_id", "process_key", "case_id",
-                 postgresql_where=sa.text("status = 'ready'"), sqlite_where=sa.text("status = 'ready'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,3 +94,13 @@ class HumanTask(db.Model):
     outcome: Mapped[str | None] = mapped_column(sa.String(OUTCOME_LENGTH))   # outcome_of(the submitted form)
     draft: Mapped[dict | None] = mapped_column(JSONType)  # unsaved form input, never lost
     follow_up_on: Mapped[date | None] = mapped_column(sa.Date)   # 跟进日期 (local day), set by a caseworker
+
+
+# The inbox at a million tasks: the open tasks only (a few in a hundred; a completed task leaves a
+# partial index, so it stays the size of the open work), in the inbox's order (due_at, NULLs last:
+# app.web.queries INBOX_ORDER, app.tasks.services.list_tasks; ties sorted incrementally) and with what
+# it filters by, so a page walks the index and stops after its rows and the total is counted inside
+# it, instead of fetching and sorting every open task's row.
+OPEN_TASK = sa.text("status = 'ready'")
+sa.Index("ix_human_task_open", HumanTask.due_at, HumanTask.priority, HumanTask.id, HumanTask.assignee_id,
+         HumanTask.process_key, HumanTask.case_id, postgresql_where=OPEN_TASK, sqlite_where=OPEN_TASK)

@@ -4,7 +4,7 @@ steps (the dashboard's weekly trend); the instance id inside the assignee and co
 
 The inbox counted and sorted a group's or everyone's open tasks by fetching each open row from a
 million-row table; ix_human_task_open holds only the open tasks with the columns the inbox orders
-and filters by.
+(due_at, NULLs last, as the inbox now says it) and filters by.
 
 The trend's "fell overdue" line reads a year of steps not completed by their due date; with only
 (status, due_at) PostgreSQL read every task of the year (157,000 at 100,000 cases) to keep one in
@@ -35,20 +35,21 @@ def upgrade():
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.create_index('ix_human_task_late_due_at', ['due_at', 'status', 'paused_at', 'process_key'],
                               unique=False, postgresql_where=sa.text(LATE), sqlite_where=sa.text(LATE))
-        batch_op.create_index('ix_human_task_open', ['due_at', 'priority', 'id', 'assignee_id', 'process_key',
-                                                     'case_id'],
-                              unique=False, postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN))
         batch_op.drop_index('ix_human_task_assignee_id_status')
         batch_op.create_index('ix_human_task_assignee_id_status', ['assignee_id', 'status', 'instance_id'],
                               unique=False)
         batch_op.drop_index('ix_human_task_completed_by_id_status')
         batch_op.create_index('ix_human_task_completed_by_id_status',
                               ['completed_by_id', 'status', 'completed_at', 'instance_id'], unique=False)
+    op.create_index('ix_human_task_open', 'human_task',
+                    ['due_at', 'priority', 'id', 'assignee_id', 'process_key', 'case_id'],
+                    unique=False, postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN))
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_event_bpmn_id_action_at')
 
 
 def downgrade():
+    op.drop_index('ix_human_task_open', table_name='human_task')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.create_index('ix_audit_event_bpmn_id_action_at', ['bpmn_id', 'action', 'at'], unique=False)
     with op.batch_alter_table('human_task', schema=None) as batch_op:
@@ -57,5 +58,4 @@ def downgrade():
                               unique=False)
         batch_op.drop_index('ix_human_task_assignee_id_status')
         batch_op.create_index('ix_human_task_assignee_id_status', ['assignee_id', 'status'], unique=False)
-        batch_op.drop_index('ix_human_task_open')
         batch_op.drop_index('ix_human_task_late_due_at')
