@@ -419,8 +419,13 @@ class ServiceHarness:
         """What a request gives a view: a fresh app context, the acting user, a session removed at the end."""
         with self.app.app_context():
             try:
-                user = self.db.session.get(self.User, self.actor_id)
-                user.groups  # noqa: B018  (loaded like the request loader does)
+                # one statement, the user with its groups joined, like the bearer-token loader
+                # (app.auth.services.user_for_token) since issue #16
+                import sqlalchemy as sa
+                from sqlalchemy.orm import joinedload
+                user = self.db.session.execute(
+                    sa.select(self.User).where(self.User.id == self.actor_id)
+                    .options(joinedload(self.User.groups))).unique().scalar_one()
                 yield user
             finally:
                 self.db.session.remove()
