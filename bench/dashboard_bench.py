@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -223,14 +224,25 @@ def vacuum_analyze(session) -> None:
 # --- measuring ------------------------------------------------------------------------------------
 
 class Capture:
+    """The SELECTs of one run, and how long each took (`durations`, ms, in the same order)."""
+
     def __init__(self, engine):
         self.statements = []
+        self.durations = []
         self.on = False
+        self._t0 = None
         sa.event.listen(engine, "before_cursor_execute", self._hook)
+        sa.event.listen(engine, "after_cursor_execute", self._after)
 
     def _hook(self, conn, cursor, statement, parameters, context, executemany):
         if self.on and statement.lstrip().upper().startswith(("SELECT", "WITH")):
             self.statements.append((statement, parameters))
+            self._t0 = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):
+        if self.on and self._t0 is not None:
+            self.durations.append((time.perf_counter() - self._t0) * 1000)
+            self._t0 = None
 
 
 def explain(session, statement: str, parameters) -> list[str]:
@@ -272,10 +284,11 @@ def measure(run, repeat: int, capture: Capture, session) -> tuple[list[float], o
         t0 = time.perf_counter()
         run()
         timings.append((time.perf_counter() - t0) * 1000)
-    capture.statements, capture.on = [], True
+    capture.statements, capture.durations, capture.on = [], [], True
     outcome = run()
     capture.on = False
-    plans = [(stmt, explain(session, stmt, params)) for stmt, params in capture.statements]
+    durations = capture.durations + [None] * (len(capture.statements) - len(capture.durations))
+    plans = [(stmt, explain(session, stmt, params), ms) for (stmt, params), ms in zip(capture.statements, durations)]
     session.rollback()
     return timings, outcome, plans
 
@@ -294,12 +307,13 @@ def kpi_breakdown(user, period, repeat: int) -> dict[str, float]:
     return timings
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--seed", type=int, default=6)
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file in --tmpdir")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or None,
+                        help="default: $BENCH_DATABASE_URL, else a fresh SQLite file in --tmpdir")
     parser.add_argument("--tmpdir", default=None)
     parser.add_argument("--without-indexes", action="store_true",
                         help="drop the supervision indexes of migration 6c0c0e1d0003 first (plans before it)")
@@ -404,16 +418,22 @@ def main() -> None:
                        f"{len(outcome['kpis'])} KPIs" if isinstance(outcome, dict) else f"{len(outcome)} groups")
             results.append({"query": label, "median_ms": statistics.median(timings), "min_ms": min(timings),
                             "max_ms": max(timings), "statements": len(plans), "result": summary,
-                            "plans": [{"sql": " ".join(s.split()), "plan": p, "scans": scans(p)} for s, p in plans]})
+                            "plans": [{"sql": " ".join(s.split()), "plan": p, "scans": scans(p), "ms": ms}
+                                      for s, p, ms in plans]})
         breakdown = kpi_breakdown(users["admin"], year, args.repeat)
         db.session.remove()
 
     print()
-    print(f"{'query':44} {'median ms':>10} {'min':>8} {'max':>8} {'SQL':>4}  result")
+    print(f"       {'query':44} {'median ms':>10} {'min':>8} {'max':>8} {'SQL':>4}  result")
     for r in results:
-        flag = "" if r["median_ms"] < TARGET_MS else f"  > {TARGET_MS} ms"
-        print(f"{r['query']:44} {r['median_ms']:10.1f} {r['min_ms']:8.1f} {r['max_ms']:8.1f} {r['statements']:4}  "
-              f"{r['result']}{flag}")
+        r["pass"] = r["median_ms"] < TARGET_MS
+        print(f"[{'PASS' if r['pass'] else 'FAIL'}] {r['query']:44} {r['median_ms']:10.1f} {r['min_ms']:8.1f} "
+              f"{r['max_ms']:8.1f} {r['statements']:4}  {r['result']}")
+    for r in results:
+        if not r["pass"]:
+            slow = sorted((p for p in r["plans"] if p["ms"] is not None), key=lambda p: -p["ms"])[:5]
+            print(f"  slowest statements of {r['query']!r}: "
+                  + "; ".join(f"{p['ms']:.0f} ms {p['sql'][:90]}" for p in slow))
     print()
     print("KPI by KPI, one year, admin (median ms):",
           ", ".join(f"{k} {v:.1f}" for k, v in sorted(breakdown.items(), key=lambda kv: -kv[1])))
@@ -423,7 +443,8 @@ def main() -> None:
         for i, p in enumerate(r["plans"], 1):
             if args.quiet_plans and not p["scans"]:
                 continue
-            print(f"-- [{i}] {p['sql'][:160]}{'…' if len(p['sql']) > 160 else ''}")
+            took = "" if p["ms"] is None else f" ({p['ms']:.1f} ms)"
+            print(f"-- [{i}]{took} {p['sql'][:160]}{'…' if len(p['sql']) > 160 else ''}")
             for line in p["plan"]:
                 print("   " + line)
         print()
@@ -438,7 +459,13 @@ def main() -> None:
                                "machine": {"platform": platform.platform(), "python": platform.python_version()}},
                               ensure_ascii=False, indent=1, default=str))
     print(f"wrote {out.relative_to(ROOT)}")
+    failed = [r["query"] for r in results if not r["pass"]]
+    if failed:
+        print(f"dashboard bench: FAIL: {len(failed)} of {len(results)} views over {TARGET_MS} ms: " + ", ".join(failed))
+        return 1
+    print(f"dashboard bench: PASS: all {len(results)} views under {TARGET_MS} ms")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

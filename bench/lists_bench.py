@@ -204,7 +204,7 @@ def main() -> None:
             results.append({"list": label, "median_ms": statistics.median(timings), "min_ms": min(timings),
                             "max_ms": max(timings), "statements": len(plans),
                             "result": f"{outcome.total} rows, page of {len(_rows(outcome))}",
-                            "plans": [{"sql": " ".join(s.split()), "plan": p, "scans": scans(p)} for s, p in plans]})
+                            "plans": [{"sql": " ".join(s.split()), "plan": p, "scans": scans(p)} for s, p, *_ in plans]})
         db.session.remove()
 
     print()

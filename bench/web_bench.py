@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -168,7 +169,8 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--real-cases", type=int, default=20, help="cases started through the engine")
-    parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or None,
+                        help="default: $BENCH_DATABASE_URL, else a SQLite file in a temporary folder")
     parser.add_argument("--explain", action="store_true", help="print SQLite's query plans of the inbox")
     args = parser.parse_args()
 

@@ -54,14 +54,16 @@ class HumanTask(db.Model):
         # the deadline lists and the weekly "fell overdue" trend, which reads the two last columns
         # from the index instead of visiting a year of rows
         sa.Index("ix_human_task_status_due_at", "status", "due_at", "completed_at", "paused_at"),
-        sa.Index("ix_human_task_assignee_id_status", "assignee_id", "status"),
+        # my tasks; the instance id inside, so the case search's "assigned to me" part reads no rows
+        sa.Index("ix_human_task_assignee_id_status", "assignee_id", "status", "instance_id"),
         # a case's tasks (case page, KPIs); a case's completed step found inside the index (即办率)
         sa.Index("ix_human_task_case_id_bpmn_id", "case_id", "bpmn_id", "status", "completed_at"),
         # the tasks offered to a group -> their instances and cases inside the index (the supervisor's
         # instance list and case search turn human_task_candidate rows into instance ids)
         sa.Index("ix_human_task_id_instance_id_case_id", "id", "instance_id", "case_id"),
         # 已办: my completed steps, newest first, counted inside the index (app/tasks/queries.py)
-        sa.Index("ix_human_task_completed_by_id_status", "completed_by_id", "status", "completed_at"),
+        # (and the instance id inside, for the case search's "completed by me" part)
+        sa.Index("ix_human_task_completed_by_id_status", "completed_by_id", "status", "completed_at", "instance_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,3 +94,13 @@ class HumanTask(db.Model):
     outcome: Mapped[str | None] = mapped_column(sa.String(OUTCOME_LENGTH))   # outcome_of(the submitted form)
     draft: Mapped[dict | None] = mapped_column(JSONType)  # unsaved form input, never lost
     follow_up_on: Mapped[date | None] = mapped_column(sa.Date)   # 跟进日期 (local day), set by a caseworker
+
+
+# The inbox at a million tasks: the open tasks only (a few in a hundred; a completed task leaves a
+# partial index, so it stays the size of the open work), in the inbox's order (due_at, NULLs last:
+# app.web.queries INBOX_ORDER, app.tasks.services.list_tasks; ties sorted incrementally) and with what
+# it filters by, so a page walks the index and stops after its rows and the total is counted inside
+# it, instead of fetching and sorting every open task's row.
+OPEN_TASK = sa.text("status = 'ready'")
+sa.Index("ix_human_task_open", HumanTask.due_at, HumanTask.priority, HumanTask.id, HumanTask.assignee_id,
+         HumanTask.process_key, HumanTask.case_id, postgresql_where=OPEN_TASK, sqlite_where=OPEN_TASK)

@@ -61,7 +61,8 @@ def list_tasks(user: User, scope: str = "all", *, overdue: bool = False, process
         stmt = stmt.where(HumanTask.process_key == process_key)
     total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
     rows = db.session.execute(
-        stmt.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(), HumanTask.id)
+        # NULLS LAST, not "due_at IS NULL, due_at": the due_at indexes give this order (a page stops early)
+        stmt.order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.priority.desc(), HumanTask.id)
         .limit(per_page).offset((page - 1) * per_page)).scalars().all()
     return Page(list(rows), page, per_page, total)
 

@@ -26,7 +26,9 @@ from app.tasks.models import HumanTask, HumanTaskCandidate, TaskStatus
 
 SLA_FILTERS = ("red", "orange", "yellow", "green", "paused", "none")
 # the API inbox's order (app.tasks.services.list_tasks): soonest due first, then priority
-INBOX_ORDER = (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(), HumanTask.id)
+# soonest due first, no due date last: written NULLS LAST (not "due_at IS NULL, due_at") so that
+# PostgreSQL walks the due_at indexes in this order and stops after a page
+INBOX_ORDER = (HumanTask.due_at.asc().nulls_last(), HumanTask.priority.desc(), HumanTask.id)
 
 
 @dataclass
