@@ -94,6 +94,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     register_api(smorest_api, csrf)
     register_web(app)
+    from app.integration.api import bp as integration_bp   # issue #13: signed platform requests, no CSRF
+    csrf.exempt(integration_bp)
+    app.register_blueprint(integration_bp)
 
     @app.get("/")
     def home():

@@ -71,6 +71,9 @@ def _run(job: TimerJob, now: datetime) -> None:
     elif job.kind == JobKind.START_PROCESS:
         from app.processes.periodic import run_start_job
         run_start_job(job.id, now)
+    elif job.kind == JobKind.INTEGRATION_DELIVERY:
+        from app.integration.delivery import run_delivery_job
+        run_delivery_job(job, now)
     else:
         escalation.run_deadline_job(job.id, now)
 
@@ -112,7 +115,8 @@ def _record_failure(job_id: int, now: datetime, worker: str, exc: Exception) -> 
         outcome = "failed"
         log.error("job %s (%s) failed for good: %s", job.id, job.kind, job.last_error)
     else:
-        job.due_at = now + timedelta(seconds=BACKOFF_SECONDS[min(job.attempts, len(BACKOFF_SECONDS)) - 1])
+        backoff = current_app.config.get("JOB_BACKOFF_SECONDS") or BACKOFF_SECONDS
+        job.due_at = now + timedelta(seconds=backoff[min(job.attempts, len(backoff)) - 1])
         outcome = "retried"
         log.warning("job %s (%s) failed, retry at %s: %s", job.id, job.kind, job.due_at, job.last_error)
     db.session.commit()
