@@ -105,7 +105,8 @@ def _record_failure(job_id: int, now: datetime, worker: str, exc: Exception) -> 
         db.session.rollback()
         return "skipped"
     job.attempts += 1
-    job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    # an AppError's message is written for people (Chinese); anything else keeps its type for the log
+    job.last_error = (exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}")[:2000]
     job.locked_by = job.locked_until = None
     if job.attempts >= current_app.config["JOB_MAX_ATTEMPTS"]:
         job.status = JobStatus.FAILED

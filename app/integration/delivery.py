@@ -22,13 +22,16 @@ from flask import current_app
 from app.cases.models import Case
 from app.db import utcnow
 from app.deadlines.models import TimerJob
+from app.errors import AppError
 from app.extensions import db
 from app.integration import signing
 from app.integration.models import IntegrationClient, IntegrationTicket, OutboxEvent
 
 
-class DeliveryFailed(Exception):
-    """A callback that did not answer 2xx; the message is what the supervisor reads."""
+class DeliveryFailed(AppError):
+    """A callback that did not answer 2xx; the message is what the supervisor reads (the incident)."""
+
+    status, code, default_message = 502, "delivery_failed", "平台事件推送失败"
 
 
 def body_of(event: OutboxEvent, case_number: str | None, ticket_no: str | None) -> bytes:
