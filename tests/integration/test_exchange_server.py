@@ -3,7 +3,6 @@ and the reference client playing the 12345 platform (signed tickets out, signed 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from app.demo import ASSESS, HANDLE, REPLY, SIGN, SIGN_OFF
 from tests.integration.conftest import HOTLINE_TICKET
 from tests.integration.reference_client import Platform, Receiver
-from tests.server.conftest import PROJECT, Client, server  # noqa: F401  (the fixture)
+from tests.server.conftest import PROJECT, Client, Server, scratch_database_url
 
 pytestmark = pytest.mark.slow
 
@@ -102,10 +101,15 @@ class World:
 
 
 @pytest.fixture
-def world(server):  # noqa: F811
-    w = World(server)
+def world(tmp_path):
+    srv = Server(scratch_database_url(tmp_path, "wuyi_exchange_test"), tmp_path)
+    for cmd in (("db", "upgrade"), ("seed", "demo")):   # seed demo deploys bpmn/ too
+        done = srv.flask(*cmd)
+        assert done.returncode == 0, (cmd, done.stdout, done.stderr)
+    w = World(srv)
     yield w
     w.close()
+    srv.stop()
 
 
 def ticket(n):
