@@ -102,12 +102,8 @@ def _events(conn, bpmn_id: str, form: dict, data: dict, case_id: int, now: datet
     if bpmn_id == "jw_close":
         return _feedback(conn, case_id, (TransferDirection.TO_JW,), form.get("closing_summary"), now)
     if bpmn_id == "jw_assess" and form.get("disposal") == "transfer_back":
-        made = [t for t in data.get("transfers") or [] if isinstance(t, dict) and t.get("direction") == "jw_to_hotline"]
-        if made:
-            t = made[-1]
-            return [("transferred_to_unit", {"at": at, "transfer": {
-                k: t.get(k) for k in ("transfer_no", "from_org", "to_org", "reason", "original_case", "sent_at",
-                                      "ack_due", "feedback_due")}})]
+        fields = transfers.record_referral(conn, case_id, data, now, "jw_to_hotline")
+        return [("transferred_to_unit", {"at": at, "transfer": fields})] if fields else []
     return []
 
 

@@ -49,19 +49,28 @@ def record_inbound(client: IntegrationClient, transfer: dict, case: Case, ticket
     return row
 
 
-def record_referral(conn, case_id: int, data: dict, now: datetime) -> dict | None:
-    """The 纪委 referral the step just made (the workflow's transfers[-1], direction hotline_to_jw) as
-    a Transfer row, in the step's transaction. Returns its §2.7 fields for the outbox."""
-    made = [t for t in data.get("transfers") or [] if isinstance(t, dict) and t.get("direction") == "hotline_to_jw"]
+# the workflow's own transfers[] directions -> ours, with the orgs a script left out
+WORKFLOW_DIRECTIONS = {"hotline_to_jw": (TransferDirection.TO_JW, "12345热线分拨中心", "市纪委监委信访室"),
+                       "jw_to_hotline": (TransferDirection.FROM_JW, "市纪委监委信访室", "12345热线分拨中心")}
+
+
+def record_referral(conn, case_id: int, data: dict, now: datetime, workflow_direction: str = "hotline_to_jw"
+                    ) -> dict | None:
+    """The 移送单 the step just made (the workflow's last transfers[] entry of that direction: a 纪委
+    referral, or the 纪委's transfer back to 12345 / 职能部门) as a Transfer row, in the step's
+    transaction; its receipt and feedback due dates on the business calendar. Returns its §2.7
+    fields for the outbox."""
+    direction, from_org, to_org = WORKFLOW_DIRECTIONS[workflow_direction]
+    made = [t for t in data.get("transfers") or [] if isinstance(t, dict) and t.get("direction") == workflow_direction]
     if not made:
         return None
     t = made[-1]
     ack_due, feedback_due = due_dates(now, None)
     original = conn.execute(sa.select(IntegrationTicket.ticket_no).where(IntegrationTicket.case_id == case_id)
                             .order_by(IntegrationTicket.id).limit(1)).scalar_one_or_none()
-    row = {"transfer_no": t["transfer_no"], "direction": TransferDirection.TO_JW, "case_id": case_id,
-           "client_id": None, "from_org": t.get("from_org") or "12345热线分拨中心",
-           "to_org": t.get("to_org") or "市纪委监委信访室", "reason": t.get("reason") or "涉嫌违纪违法线索",
+    row = {"transfer_no": t["transfer_no"], "direction": direction, "case_id": case_id,
+           "client_id": None, "from_org": t.get("from_org") or from_org,
+           "to_org": t.get("to_org") or to_org, "reason": t.get("reason") or "（未写明）",
            "original_ticket_no": original, "sent_at": now, "ack_due": ack_due, "ack_at": None,
            "feedback_due": feedback_due, "feedback": None, "feedback_at": None}
     exists = conn.execute(sa.select(Transfer.id).where(Transfer.transfer_no == row["transfer_no"])).first()

@@ -276,3 +276,33 @@ def test_a_jw_transfer_is_received_at_dispatch_and_answered_at_closing(seeded, c
         assert jw_receiver.events[3]["data"]["feedback"] == REPLY["reply_text"]
     finally:
         jw_receiver.stop()
+
+
+def test_both_ways_a_referral_and_the_jw_transfer_back_to_a_unit_are_told_to_the_platform(platform, api, receiver):
+    """12345 → 纪委 (received at 信访室登记), then 纪委 → 12345 / 职能部门 (received at 派单, answered
+    at 办结): each 移送单 a row with its business-calendar due dates, each step an event in order."""
+    number, case_id, iid = ticket_case(platform)
+    do(api, iid, "register", "intake1", REGISTER)
+    do(api, iid, "assess", "dispatch1", {**ASSESS, "misconduct": True, "misconduct_note": "反映工作人员推诿。"})
+    do(api, iid, "jw_register", "jw_letters1", {"jw_screening": "accept", "real_name": True, "jw_register_note": "登记。"})
+    do(api, iid, "jw_accept_notice", "jw_letters1", {"notice_method": "电话", "notice_text": "已受理。"})
+    do(api, iid, "jw_assess", "jw_sup1", {"disposal": "transfer_back", "jw_assess_note": "属业务诉求。",
+                                          "jw_transfer_reason": "补贴申报问题属工信部门职责。"})
+    rows = {r.direction: r for r in db.session.execute(sa.select(Transfer)).scalars()}
+    assert set(rows) == {"to_jw", "from_jw"}
+    back = rows["from_jw"]
+    assert (back.from_org, back.to_org, back.reason) == ("市纪委监委信访室", "12345热线分拨中心", "补贴申报问题属工信部门职责。")
+    assert back.ack_due == add_business_duration(back.sent_at, "1WD").due
+    assert back.feedback_due == add_business_duration(back.sent_at, "15WD").due
+    assert rows["to_jw"].ack_at is not None   # 信访室登记 received the referral
+    do(api, iid, "dispatch", "dispatch1", {"handler_org": "jm_scjgj"})
+    to_closed(api, iid)
+    db.session.expire_all()
+    back = db.session.get(Transfer, back.id)
+    assert back.ack_at is not None and back.feedback == REPLY["reply_text"]
+    dispatch_due_jobs(utcnow(), limit=50)
+    assert receiver.of_case(number) == ["transferred_to_jw", "transfer_received", "transferred_to_unit",
+                                        "transfer_received", "signed_in", "closed", "transfer_feedback",
+                                        "callback_result"]
+    assert receiver.events[2]["data"]["transfer"]["reason"] == "补贴申报问题属工信部门职责。"
+    assert receiver.refused == []
