@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from app.audit.models import AuditAction, AuditEvent
 from app.cases.models import Case
 from app.db import utcnow
-from app.errors import FormInvalid
+from app.errors import Conflict, FormInvalid
 from app.extensions import db
 from app.integration import signing, transfers
 from app.integration.errors import (
@@ -104,6 +104,10 @@ def receive_ticket(client: IntegrationClient, ticket: dict) -> Received:
         known = _known(client.id, ticket["ticket_no"])
         if known is not None:
             return known
+        if kind == "transfer" and transfers.exists(ticket["transfer"]["transfer_no"]):
+            db.session.rollback()
+            raise Conflict(f"移送单 {ticket['transfer']['transfer_no']} 已由另一工单编号送达",
+                           code="duplicate_transfer", fields={"transfer.transfer_no": ["该移送单编号已存在"]})
         try:
             if kind == "transfer":
                 target = transfers.find_case(ticket["transfer"])
@@ -148,8 +152,12 @@ def _start(client: IntegrationClient, ticket: dict) -> Received:
 
     def link(instance: ProcessInstance, case: Case) -> None:
         row.case_id = case.id
+        label = f"收到{PLATFORMS[client.name]}工单 {ticket['ticket_no']}"
         if ticket.get("kind") == "transfer":
-            transfers.record_inbound(client, ticket["transfer"], case, ticket["ticket_no"], now)
+            transfer = transfers.record_inbound(client, ticket["transfer"], case, ticket["ticket_no"], now)
+            label = f"收到移送单 {transfer.transfer_no}（{transfer.from_org}）"
+        db.session.add(AuditEvent(at=now, action=AuditAction.MESSAGE, case_id=case.id, instance_id=instance.id,
+                                  label=label, data={"platform": client.name, "ticket_no": ticket["ticket_no"]}))
         db.session.flush()
 
     try:

@@ -30,6 +30,10 @@ def find_case(transfer: dict) -> Case | None:
     return None
 
 
+def exists(transfer_no: str) -> bool:
+    return db.session.execute(sa.select(Transfer.id).where(Transfer.transfer_no == transfer_no)).first() is not None
+
+
 def due_dates(sent_at: datetime, feedback_days: int | None) -> tuple[datetime, datetime]:
     return (add_business_duration(sent_at, RECEIPT_WITHIN).due,
             add_business_duration(sent_at, f"{feedback_days or FEEDBACK_WITHIN_DAYS}WD").due)

@@ -187,9 +187,16 @@ def test_a_transfer_about_a_known_ticket_is_recorded_on_its_case(hotline, client
     row = db.session.execute(sa.select(Transfer)).scalar_one()
     assert row.feedback_due == add_business_duration(row.sent_at, "5WD").due
     from app.audit.models import AuditEvent
-    labels = db.session.execute(sa.select(AuditEvent.label).where(AuditEvent.action == "message")).scalars().all()
-    assert labels == ["收到移送单 JW-2025-Y-0042（市纪委监委信访室）"]
+    labels = db.session.execute(sa.select(AuditEvent.label).where(AuditEvent.action == "message")
+                                .order_by(AuditEvent.id)).scalars().all()
+    assert labels == ["收到12345政务服务便民热线工单 JM-2025-0926-000122", "收到移送单 JW-2025-Y-0042（市纪委监委信访室）"]
     # by case number too, and idempotent by its own ticket number
     again = Signed(client, "jw_case", JW_SECRET).ticket(ticket, timestamp=ts - 2)
     assert again.get_json()["status"] == "duplicate" and again.get_json()["case_number"] == first["case_number"]
+    assert db.session.execute(sa.select(sa.func.count(Transfer.id))).scalar_one() == 1
+
+    # the same 移送单 under another ticket number: refused, not recorded twice
+    other = Signed(client, "jw_case", JW_SECRET).ticket({**ticket, "ticket_no": "JW-2025-0045"}, timestamp=ts - 3)
+    body = error(other, 409, "duplicate_transfer")
+    assert list(body["fields"]) == ["transfer.transfer_no"]
     assert db.session.execute(sa.select(sa.func.count(Transfer.id))).scalar_one() == 1
