@@ -135,12 +135,13 @@ def main(argv=None) -> None:
         print(resp.status_code, resp.text)
     if receiver is not None:
         print(f"listening on {receiver.url}; Ctrl+C to stop", file=sys.stderr)
+        printed = 0
         try:
             while True:
                 time.sleep(1)
-                for event in receiver.events[len(getattr(main, "_printed", [])):]:
+                for event in receiver.events[printed:]:
                     print(json.dumps(event, ensure_ascii=False))
-                main._printed = list(receiver.events)
+                printed = len(receiver.events)
         except KeyboardInterrupt:
             receiver.stop()
 

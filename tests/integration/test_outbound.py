@@ -306,3 +306,20 @@ def test_both_ways_a_referral_and_the_jw_transfer_back_to_a_unit_are_told_to_the
                                         "callback_result"]
     assert receiver.events[2]["data"]["transfer"]["reason"] == "补贴申报问题属工信部门职责。"
     assert receiver.refused == []
+
+
+def test_a_return_and_a_refusal_are_told_to_the_platform(platform, api, receiver):
+    number, case_id, iid = ticket_case(platform)
+    to_unit(api, iid)
+    do(api, iid, "sign_in", "handler1", {"sign_action": "return", "signer": "黄经办", "return_reason": "职能不符",
+                                         "return_basis": "《江门市市场监督管理局职能配置规定》"})
+    refused_number, _refused_id, refused_iid = ticket_case(platform, {**HOTLINE_TICKET, "ticket_no": "JM-2025-0926-000777"})
+    do(api, refused_iid, "register", "intake1", {**REGISTER, "in_scope": False,
+                                                  "out_of_scope_reason": "已进入诉讼、仲裁、行政复议或信访程序",
+                                                  "out_of_scope_advice": "请向受理法院了解进展。"})
+    dispatch_due_jobs(utcnow(), limit=50)
+    assert receiver.of_case(number) == ["returned"]
+    assert receiver.events[0]["data"]["reason"] == "职能不符"
+    assert receiver.of_case(refused_number) == ["rejected"]
+    rejected = [e for e in receiver.events if e["case_number"] == refused_number][0]["data"]
+    assert (rejected["reason"], rejected["advice"]) == ("已进入诉讼、仲裁、行政复议或信访程序", "请向受理法院了解进展。")
