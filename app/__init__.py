@@ -99,6 +99,9 @@ def register_blueprints(app: Flask) -> None:
     register_web(app)
     from app.portal.views import bp as portal_bp   # #13: the public intake portal, no staff login
     app.register_blueprint(portal_bp)
+    from app.integration.api import bp as integration_bp   # issue #13: signed platform requests, no CSRF
+    csrf.exempt(integration_bp)
+    app.register_blueprint(integration_bp)
 
     @app.get("/")
     def home():

@@ -289,3 +289,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(calendar_cli)
     app.cli.add_command(supervision_cli)
+    from app.integration.cli import integration_cli   # issue #13: platform exchange
+    app.cli.add_command(integration_cli)

@@ -32,6 +32,10 @@ class Config:
     JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "5"))
     JOB_LOCK_SECONDS = int(os.environ.get("JOB_LOCK_SECONDS", "120"))
     JOB_BATCH_SIZE = int(os.environ.get("JOB_BATCH_SIZE", "50"))
+    # seconds to wait after failed attempt 1, 2, 3, ... (the last repeats)
+    JOB_BACKOFF_SECONDS = tuple(float(s) for s in os.environ.get("JOB_BACKOFF_SECONDS", "5,30,120,600,1800").split(","))
+    # platform exchange (#13): how long a callback POST may take
+    INTEGRATION_TIMEOUT_SECONDS = float(os.environ.get("INTEGRATION_TIMEOUT_SECONDS", "10"))
     # e-mail outbox (sent after commit by the scheduler)
     MAIL_ENABLED = _flag("MAIL_ENABLED")
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")

@@ -10,6 +10,10 @@ How each kind of command is checked:
   each must exit 0, and a `# → value` comment is the output it must print. `users create` prompts
   for the password: it is fed on stdin. `export VAR=...` lines set the environment of the lines
   after them (DATABASE_URL stays the scratch SQLite file).
+* `VAR=$(.venv/bin/flask --app wsgi integration add-client ...)`: registers the platform in the
+  database of the server the curls run against (so the signed curl after it is accepted); the value
+  is kept for the commands after it, like a curl's.
+* `scripts/...` paths are the project's scripts (the commands run in a scratch directory).
 * long-running servers (`gunicorn ...`, `flask ... scheduler run`): started as written, checked to
   serve /healthz (gunicorn, on a free port instead of the README's) or to stay up (the
   dispatcher), then stopped.
@@ -122,6 +126,7 @@ def _fill(cmd: str) -> str:
     for placeholder, value in PLACEHOLDERS.items():
         cmd = cmd.replace(placeholder, value)
     cmd = OPTIONAL.sub(r"\1", cmd)
+    cmd = re.sub(r"(?<=[\s@])scripts/", f"{PROJECT}/scripts/", cmd)
     return cmd.replace(".venv/bin/", f"{PROJECT}/.venv/bin/")
 
 
@@ -192,6 +197,15 @@ def _check_flask(cmd: str, comment: str, env: dict, cwd: Path) -> None:
         assert expected.group(1) in done.stdout, (cmd, done.stdout)
 
 
+def _check_register(cmd: str, env: dict, cwd: Path, server_database_url: str) -> None:
+    """VAR=$(flask ... integration add-client ...): on the server's database; VAR kept."""
+    name = cmd.split("=", 1)[0]
+    done = _bash(f'{cmd}; printf %s "${name}"', {**env, "DATABASE_URL": server_database_url}, cwd)
+    assert done.returncode == 0, (cmd, done.stdout, done.stderr)
+    assert done.stdout.strip(), f"{cmd} set {name} to nothing"
+    env[name] = done.stdout.strip()
+
+
 def _export(cmd: str, env: dict, database_url: str) -> None:
     name, value = cmd[len("export "):].split("=", 1)
     env[name] = database_url if name == "DATABASE_URL" else shlex.split(value)[0]
@@ -233,6 +247,9 @@ def test_every_readme_command_works(api_server, tmp_path):
             _check_make(cmd)
         elif cmd.startswith("export "):
             _export(cmd, env, database_url)
+        elif re.match(r"^[A-Z_]+=\$\(" + re.escape(f"{PROJECT}/.venv/bin/flask --app wsgi integration add-client "),
+                      cmd):
+            _check_register(cmd, env, cwd, api_server.database_url)
         elif "curl " in cmd:
             _check_curl(cmd, env, cwd)
         elif "gunicorn " in cmd or cmd.endswith(" scheduler run"):

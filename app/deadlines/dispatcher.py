@@ -71,6 +71,9 @@ def _run(job: TimerJob, now: datetime) -> None:
     elif job.kind == JobKind.START_PROCESS:
         from app.processes.periodic import run_start_job
         run_start_job(job.id, now)
+    elif job.kind == JobKind.INTEGRATION_DELIVERY:
+        from app.integration.delivery import run_delivery_job
+        run_delivery_job(job, now)
     else:
         escalation.run_deadline_job(job.id, now)
 
@@ -102,7 +105,8 @@ def _record_failure(job_id: int, now: datetime, worker: str, exc: Exception) -> 
         db.session.rollback()
         return "skipped"
     job.attempts += 1
-    job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    # an AppError's message is written for people (Chinese); anything else keeps its type for the log
+    job.last_error = (exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}")[:2000]
     job.locked_by = job.locked_until = None
     if job.attempts >= current_app.config["JOB_MAX_ATTEMPTS"]:
         job.status = JobStatus.FAILED
@@ -112,7 +116,8 @@ def _record_failure(job_id: int, now: datetime, worker: str, exc: Exception) -> 
         outcome = "failed"
         log.error("job %s (%s) failed for good: %s", job.id, job.kind, job.last_error)
     else:
-        job.due_at = now + timedelta(seconds=BACKOFF_SECONDS[min(job.attempts, len(BACKOFF_SECONDS)) - 1])
+        backoff = current_app.config.get("JOB_BACKOFF_SECONDS") or BACKOFF_SECONDS
+        job.due_at = now + timedelta(seconds=backoff[min(job.attempts, len(backoff)) - 1])
         outcome = "retried"
         log.warning("job %s (%s) failed, retry at %s: %s", job.id, job.kind, job.due_at, job.last_error)
     db.session.commit()

@@ -18,6 +18,7 @@ class JobKind:
     SUPERVISE = "supervise"     # 督办 to the supervisor
     CRITICISE = "criticise"     # 通报 when still open 5 WD after the notice
     START_PROCESS = "start_process"   # start a timer-started process (bpmn_id = its key) for a period
+    INTEGRATION_DELIVERY = "integration_delivery"   # POST an outbox event to a platform (payload: {"event": id})
 
 
 class JobStatus:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 import sqlalchemy as sa
 
@@ -21,6 +22,7 @@ from app.deadlines.jobs import cancel_task_jobs, sla_jobs
 from app.deadlines.models import JobKind, JobStatus, TimerJob
 from app.errors import Conflict, Forbidden, FormInvalid, NotFound, ProcessDefinitionError
 from app.extensions import db
+from app.integration import outbox
 from app.processes import casemap
 from app.processes.models import InstanceStatus, ProcessInstance
 from app.processes.versions import Bundle, get_bundle, get_latest_definition, start_refusal, validate_form
@@ -119,6 +121,9 @@ def apply_result(ctx: ActionContext, result: engine.StepResult, *, completed: Hu
     casemap.sync_case(conn, instance.case_id, bundle.key, data=result.data,
                       routed=any(t.groups is not None for t in new_tasks),
                       ended=result.status != "running", now=now)
+    if completed is not None:   # what a platform must hear about: outbox rows in this transaction
+        outbox.record_step_events(conn, process_key=bundle.key, case_id=instance.case_id, instance_id=instance.id,
+                                  bpmn_id=completed.bpmn_id, submitted=submitted, data=result.data, now=now)
     events = list(audit or [])   # the end itself is instance.ended_at/status: not stored twice
     if events:
         conn.execute(_INSERT_AUDIT, [{
@@ -248,10 +253,12 @@ def start_message_for(bundle: Bundle, data: dict, message: str | None = None) ->
     return message
 
 
-def start_process(key: str, data: dict, actor: User | None, message: str | None = None
+def start_process(key: str, data: dict, actor: User | None, message: str | None = None, *,
+                  before_commit: Callable[[ProcessInstance, Case], None] | None = None
                   ) -> tuple[ProcessInstance, Case]:
     """Start the latest version of a process with its start-form data (`actor` None: the system).
 
+    `before_commit(instance, case)` writes in the same transaction (a platform's ticket row).
     Raises NotFound, Forbidden, FormInvalid (422), ProcessDefinitionError. Commits.
     """
     definition = get_latest_definition(key)
@@ -278,6 +285,8 @@ def start_process(key: str, data: dict, actor: User | None, message: str | None 
     ctx = ActionContext(instance, bundle, actor_id, now)
     apply_result(ctx, result, audit=[AuditEvent(action=AuditAction.START, label=bundle.name,
                                                 bpmn_id=bundle.key, data=data)])
+    if before_commit is not None:
+        before_commit(instance, case)
     db.session.commit()
     engine.remember(instance.id, instance.rev, result)
     return instance, case

@@ -324,7 +324,7 @@ def summarize(user: User, kind: str, by: str, filters: Filters | None = None, *,
 
 INCIDENT_KIND_LABELS = {"bpmn_timer": "流程定时器", "sla_warn": "临期预警", "overdue": "超期提醒",
                         "notice": "催办通知书", "supervise": "督办", "criticise": "通报",
-                        "script_error": "流程脚本错误"}
+                        "script_error": "流程脚本错误", "integration_delivery": "平台事件推送"}
 
 
 def list_incidents(user: User, *, page: int = 1, per_page: int = 20, limit: int | None = None) -> Page:
