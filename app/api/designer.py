@@ -38,10 +38,12 @@ class ProblemSchema(StrictSchema):
     file = fields.String(allow_none=True)
     line = fields.Integer(allow_none=True)
     element_id = fields.String(allow_none=True)
+    severity = fields.String(metadata={"description": "error: cannot run, deploy refuses; "
+                                                      "warning: a house convention, deploy allowed"})
 
 
 class ValidationResultSchema(StrictSchema):
-    valid = fields.Boolean()
+    valid = fields.Boolean(metadata={"description": "no errors (warnings may remain)"})
     problems = fields.List(fields.Nested(ProblemSchema))
 
 
@@ -192,7 +194,7 @@ def validate_diagram():
     _designer()
     body = _xml_body(XmlSchema())
     problems = services.validate_xml(body["xml"])
-    return {"valid": not problems, "problems": [p.as_dict() for p in problems]}
+    return {"valid": not any(p.is_error for p in problems), "problems": [p.as_dict() for p in problems]}
 
 
 @blp.post("/deploy")

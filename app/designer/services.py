@@ -23,7 +23,7 @@ from app.designer.diff import BPMN_NS, DiffError, diff_bpmn, parse_document
 from app.designer.models import DesignerDraft
 from app.errors import AppError, FormInvalid, Forbidden, NotFound
 from app.extensions import db
-from app.processes.deploy import deploy_file, DeployOutcome, validate_file
+from app.processes.deploy import deploy_file, DeployOutcome, validate_file, validate_model
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.processes.versions import Bundle, validate_form
 from app.taskforms.validation import check_schema
@@ -57,18 +57,16 @@ def ensure_designer(user: User) -> None:
 # --- validation -------------------------------------------------------------------------------
 
 def validate_path(path: str | Path, forms_dir: str | None = None) -> list[engine.Problem]:
-    """Every problem of a BPMN file: what deploy checks (XML, structure, scripts, timers, forms),
-    the diagram as drawn (engine.check_structure: flows, reachability, outcomes) and the modelling
-    conventions (groups, forms, names). The one checker of the CLI, the API and the modeler page.
-    Deploys nothing."""
-    path = Path(path)
-    problems = validate_file(path, forms_dir)
-    try:
-        content = path.read_bytes()
-    except OSError:
-        return problems   # validate_file reported it
-    structural = engine.check_structure(path.name, content, forms_dir or current_app.config["FORMS_DIR"])
-    return _sorted(engine.merge_problems(problems, structural) + engine.check_conventions(path.name, content))
+    """Every problem of a BPMN file, errors and warnings: what deploy checks (XML, structure,
+    scripts, timers, forms, call activities), the diagram as drawn (engine.check_structure: flows,
+    reachability, outcomes) and the modelling conventions (groups, forms, names). The one checker
+    of the CLI, the API and the modeler page. Deploys nothing."""
+    return _sorted(validate_file(path, forms_dir))
+
+
+def validate_paths(paths: list[str | Path], forms_dir: str | None = None) -> list[engine.Problem]:
+    """Every problem of a model of several files (call activities resolved across them)."""
+    return _sorted(validate_model(paths, forms_dir))
 
 
 def validate_xml(xml: str | bytes, filename: str | None = None, forms_dir: str | None = None
@@ -122,8 +120,8 @@ def deploy_xml(xml: str | bytes, message: str, actor: User | None, *, forms_dir:
                ) -> list[DeployOutcome]:
     """Deploy a diagram given as text, with a message; an unchanged diagram makes no new version.
 
-    Raises FormInvalid (no message, empty or too large), DiagramInvalid (422, every problem).
-    Commits.
+    Raises FormInvalid (no message, empty or too large), DiagramInvalid (422, every problem, when
+    one is an error; warnings alone do not stop it: they come back in the outcomes). Commits.
     """
     message = (message or "").strip()
     if not message:
@@ -132,7 +130,7 @@ def deploy_xml(xml: str | bytes, message: str, actor: User | None, *, forms_dir:
     filename = _filename_for(content)
     with _staged(content, filename) as path:
         problems = validate_path(path, forms_dir)
-        if problems:
+        if engine.errors_of(problems):   # warnings are shown, and do not stop a deploy
             raise DiagramInvalid(problems)
         outcomes = deploy_file(path, actor=actor, message=message, forms_dir=forms_dir)
     problems = [p for o in outcomes for p in o.problems]
