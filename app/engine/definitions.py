@@ -647,7 +647,7 @@ def check_model(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = No
         if call.called not in known:
             missing.add(call.called)
             problems.append(Problem(
-                f"{call_title(call)}调用的流程 {call.called} 不存在：本模型的文件中没有 id 为 {call.called} 的流程，"
+                f"{call_title(call)}：调用的流程 {call.called} 不存在。本模型的文件中没有 id 为 {call.called} 的流程，"
                 "也没有已部署的该流程。请把它的文件一起部署，或先部署它", call.file, call.line, call.element_id))
     problems.extend(_call_cycles(calls))
     called = {c.called for c in calls} | {c.get("calledElement") for t in called_trees.values()
@@ -699,7 +699,7 @@ def _call_cycles(calls: list[CallRef]) -> list[Problem]:
             node = todo.pop()
             if node == call.process:
                 problems.append(Problem(
-                    f"{call_title(call)}调用流程 {call.called}，而它又（直接或间接）调用回流程 {call.process}："
+                    f"{call_title(call)}：调用流程 {call.called}，而它又（直接或间接）调用回流程 {call.process}："
                     "循环调用永远不会结束", call.file, call.line, call.element_id))
                 break
             if node not in seen:

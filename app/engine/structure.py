@@ -273,10 +273,13 @@ def _connection_problems(scope: _Scope, filename: str) -> list[Problem]:
                                  "从开始事件无法到达{kind}{name}：请用顺序流把它接入流程，或删除它",
                                  "（其后 {n} 个元素也因此无法到达）", filename, severity=WARNING)
     alive = _reach(ends, scope.predecessors())
-    dead = [n for n in scope.nodes if n not in alive and scope.kind(n) != "endEvent"]
+    # an event subprocess ends inside itself; a path that stops without an end event ends there
+    # (the engine finishes the token), so a dead end is a warning, not a refusal
+    dead = [n for n in scope.nodes if n not in alive and scope.kind(n) != "endEvent"
+            and not scope.is_event_subprocess(n)]
     problems += _region_problems(scope, dead, scope.successors, scope.predecessors(), explained_out,
                                  "从{kind}{name}无法到达结束事件：请给它接一条通往结束事件的顺序流",
-                                 "（其前 {n} 个元素也只能走到这里）", filename)
+                                 "（其前 {n} 个元素也只能走到这里）", filename, severity=WARNING)
     return problems
 
 

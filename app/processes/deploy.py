@@ -167,17 +167,17 @@ def _resolve_deployed_calls(prepared: _Prepared, defined: set[str]) -> None:
         title = engine.call_title(call)
         if row is None:
             if call.version is not None and _latest_version(call.called):
-                message = (f"{title}固定调用流程 {call.called} 的第 {call.version} 版，但该版本不存在"
+                message = (f"{title}：固定调用流程 {call.called} 的第 {call.version} 版，但该版本不存在"
                            f"（已部署到第 {_latest_version(call.called)} 版）：请改正 {engine.PIN_PROPERTY} 属性")
             else:
-                message = (f"{title}调用的流程 {call.called} 不存在：本模型的文件中没有 id 为 {call.called} 的流程，"
+                message = (f"{title}：调用的流程 {call.called} 不存在。本模型的文件中没有 id 为 {call.called} 的流程，"
                            "也没有已部署的该流程。请把它的文件一起部署，或先部署它")
             prepared.problems.append(engine.Problem(message, call.file, call.line, call.element_id))
             continue
         earlier = prepared.resolved.get(call.called)
         if earlier is not None and earlier[0] != row.version:
             prepared.problems.append(engine.Problem(
-                f"{title}调用流程 {call.called} 的第 {row.version} 版，而本模型的另一调用活动用的是第 {earlier[0]} 版："
+                f"{title}：调用流程 {call.called} 的第 {row.version} 版，而本模型的另一调用活动用的是第 {earlier[0]} 版："
                 "一个流程实例只能使用被调用流程的一个版本，请统一 calledVersion", call.file, call.line,
                 call.element_id))
             continue
