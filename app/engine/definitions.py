@@ -565,11 +565,13 @@ def _xsd_warnings(tree, filename: str) -> list[Problem]:
 
 def check_model(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = None,
                 called_files: dict[str, bytes] | None = None, validate_xsd: bool = True, *,
-                evaluate_timers: bool = True) -> tuple[list[ParsedProcess], list[Problem]]:
+                evaluate_timers: bool = True, reported_calls: set[str] | None = None
+                ) -> tuple[list[ParsedProcess], list[Problem]]:
     """A model of one or more BPMN files (and the DMN files they may use): the processes that parse,
     and every problem found, errors and warnings. `called_files` are the files of already deployed
     processes the model's call activities use: parsed so the call resolves, neither checked nor
-    returned. Callers add their own checks (forms).
+    returned. `reported_calls`: call activities (file, id) whose resolution the caller already
+    reported (a pinned version that does not exist). Callers add their own checks (forms).
 
     Call activities resolve across all these files. A process another process of the model calls is
     part of its caller, not returned on its own. Besides parsing: scripts and conditions compile in
@@ -642,10 +644,10 @@ def check_model(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = No
     known = set(parser.get_process_ids())
     calls, _, call_problems = model_calls(files)
     problems.extend(call_problems)
-    missing = set()
+    missing = {c.get("calledElement") for t in trees.values()
+               for c in t.getroot().xpath("//bpmn:callActivity", namespaces=NS)} - known - {None, ""}
     for call in calls:
-        if call.called not in known:
-            missing.add(call.called)
+        if call.called not in known and (call.file, call.element_id) not in (reported_calls or set()):
             problems.append(Problem(
                 f"{call_title(call)}：调用的流程 {call.called} 不存在。本模型的文件中没有 id 为 {call.called} 的流程，"
                 "也没有已部署的该流程。请把它的文件一起部署，或先部署它", call.file, call.line, call.element_id))
@@ -671,7 +673,7 @@ def check_model(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = No
         except ValidationException as exc:
             problem = _spec_problems(exc, trees[filename], filename)
             problem.restates_structure |= filename in schema_broken
-            if problem.element_id not in flows_reported and not any(m in str(exc) for m in missing):
+            if problem.element_id not in flows_reported and not any(f"'{m}'" in str(exc) for m in missing):
                 problems.append(problem)
             continue
         used_files = {s.file for s in subprocess_specs.values() if s is not None} - {filename}

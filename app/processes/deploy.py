@@ -108,6 +108,7 @@ class _Prepared:
     called_files: dict = field(default_factory=dict)  # deployed processes' files the calls use
     calls: list = field(default_factory=list)         # [engine.CallRef]
     resolved: dict = field(default_factory=dict)      # called key -> (version, pinned) of deployed ones
+    reported_calls: set = field(default_factory=set)  # (file, call activity id) refused here already
     processes: list = field(default_factory=list)     # [(ParsedProcess, forms snapshot)]
     problems: list = field(default_factory=list)      # errors and warnings
 
@@ -165,14 +166,13 @@ def _resolve_deployed_calls(prepared: _Prepared, defined: set[str]) -> None:
             query = query.where(ProcessDefinition.version == call.version)
         row = db.session.execute(query.order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
         title = engine.call_title(call)
-        if row is None:
+        if row is None:   # not deployed at all: the engine's check says so at the call activity
             if call.version is not None and _latest_version(call.called):
-                message = (f"{title}：固定调用流程 {call.called} 的第 {call.version} 版，但该版本不存在"
-                           f"（已部署到第 {_latest_version(call.called)} 版）：请改正 {engine.PIN_PROPERTY} 属性")
-            else:
-                message = (f"{title}：调用的流程 {call.called} 不存在。本模型的文件中没有 id 为 {call.called} 的流程，"
-                           "也没有已部署的该流程。请把它的文件一起部署，或先部署它")
-            prepared.problems.append(engine.Problem(message, call.file, call.line, call.element_id))
+                prepared.problems.append(engine.Problem(
+                    f"{title}：固定调用流程 {call.called} 的第 {call.version} 版，但该版本不存在"
+                    f"（已部署到第 {_latest_version(call.called)} 版）：请改正 {engine.PIN_PROPERTY} 属性",
+                    call.file, call.line, call.element_id))
+                prepared.reported_calls.add((call.file, call.element_id))
             continue
         earlier = prepared.resolved.get(call.called)
         if earlier is not None and earlier[0] != row.version:
@@ -180,6 +180,7 @@ def _resolve_deployed_calls(prepared: _Prepared, defined: set[str]) -> None:
                 f"{title}：调用流程 {call.called} 的第 {row.version} 版，而本模型的另一调用活动用的是第 {earlier[0]} 版："
                 "一个流程实例只能使用被调用流程的一个版本，请统一 calledVersion", call.file, call.line,
                 call.element_id))
+            prepared.reported_calls.add((call.file, call.element_id))
             continue
         prepared.resolved[call.called] = (row.version, call.version is not None)
         prepared.called_files.setdefault(deployed_file_name(row), row.bpmn_xml.encode("utf-8"))
@@ -208,7 +209,8 @@ def _prepare_model(paths: list[Path], forms_dir: str) -> _Prepared:
     calls, defined, _ = engine.model_calls(files)   # check_model reports the calls' own problems
     prepared.calls = calls
     _resolve_deployed_calls(prepared, defined)
-    processes, engine_problems = engine.check_model(files, prepared.dmn_files, prepared.called_files)
+    processes, engine_problems = engine.check_model(files, prepared.dmn_files, prepared.called_files,
+                                                    reported_calls=prepared.reported_calls)
     for process in processes:
         forms, form_problems = _form_problems(process, forms_dir, process.file)
         engine_problems += form_problems + _duration_problems(process, process.file)
