@@ -191,6 +191,9 @@ def list_versions(key: str) -> list[dict]:
         "running_instances": counts.get((row.id, InstanceStatus.RUNNING), 0),
         "error_instances": counts.get((row.id, InstanceStatus.ERROR), 0),
         "is_latest": row.version == latest_version,
+        # the processes its call activities use: of its own model, or a deployed version (pinned or
+        # the latest when it was deployed)
+        "calls": (row.meta or {}).get("calls", []), "model_files": (row.meta or {}).get("model_files", []),
     } for row, username, display_name in rows]
 
 

@@ -371,7 +371,9 @@ def _calls_meta(process: engine.ParsedProcess, prepared: _Prepared) -> list[dict
     for call in prepared.calls:
         if call.file not in used:
             continue
-        entry = {"element": call.element_id, "name": call.name, "file": call.file, "process": call.called}
+        spec = process.subprocess_specs.get(call.called)
+        entry = {"element": call.element_id, "name": call.name, "file": call.file, "process": call.called,
+                 "process_name": getattr(spec, "description", None) or call.called}
         if call.called in prepared.resolved:
             version, pinned = prepared.resolved[call.called]
             entry.update(version=version, pinned=pinned, source="deployed")

@@ -86,7 +86,8 @@ def test_a_model_of_two_files_deploys_as_one_version_and_runs_across_them(users,
     [row] = rows("main")
     assert set(row.called_xml) == {"review_sub.bpmn"} and "复核意见" in row.called_xml["review_sub.bpmn"]
     assert row.meta["calls"] == [{"element": "call_review", "name": "复核", "file": "main.bpmn",
-                                  "process": "review_sub", "version": None, "pinned": False, "source": "model"}]
+                                  "process": "review_sub", "process_name": "复核子流程", "version": None,
+                                  "pinned": False, "source": "model"}]
     assert row.meta["model_files"] == ["main.bpmn", "review_sub.bpmn"]
     assert "check" in row.meta["tasks"]   # the called process's task is offered like the caller's
     assert run_to_end("main") == ["register", "check"]
@@ -119,9 +120,9 @@ def test_a_call_resolves_against_the_latest_deployed_version_or_the_pinned_one(u
     [latest] = deploy_model([write(tmp_path, "main.bpmn", caller())])
     assert (latest.key, latest.version, latest.problems) == ("main", 1, [])
     row = rows("main")[0]
-    assert row.meta["calls"][0] | {} == {"element": "call_review", "name": "复核", "file": "main.bpmn",
-                                         "process": "review_sub", "version": 2, "pinned": False,
-                                         "source": "deployed"}
+    assert row.meta["calls"] == [{"element": "call_review", "name": "复核", "file": "main.bpmn",
+                                  "process": "review_sub", "process_name": "复核子流程", "version": 2,
+                                  "pinned": False, "source": "deployed"}]
     assert list(row.called_xml) == ["review_sub@v2/review_sub.bpmn"]
     assert "第二版复核" in row.called_xml["review_sub@v2/review_sub.bpmn"]
     assert run_to_end("main") == ["register", "check"]
