@@ -215,15 +215,18 @@ def _prepare_model(paths: list[Path], forms_dir: str) -> _Prepared:
         forms, form_problems = _form_problems(process, forms_dir, process.file)
         engine_problems += form_problems + _duration_problems(process, process.file)
         prepared.processes.append((process, forms))
+    for problem in engine_problems:   # the form and time-limit checks work on specs, not on the XML
+        if problem.line is None and problem.element_id and problem.file in files:
+            # a task of a called process is checked with its caller: named at the file it is in
+            where = [name for name in (problem.file, *files) if _line_of(files[name], problem.element_id)]
+            if where:
+                problem.file, problem.line = where[0], _line_of(files[where[0]], problem.element_id)
     called = {c.called for c in calls}
     for name, content in files.items():
         structural = engine.check_structure(name, content, forms_dir, called=called)
         own = [p for p in engine_problems if p.file == name]
         prepared.problems += engine.merge_problems(own, structural) + engine.check_conventions(name, content)
     prepared.problems += [p for p in engine_problems if p.file not in files]
-    for problem in prepared.problems:   # the form and time-limit checks work on specs, not on the XML
-        if problem.line is None and problem.element_id and problem.file in files:
-            problem.line = _line_of(files[problem.file], problem.element_id)
     prepared.problems = _unique(sorted(prepared.problems, key=lambda p: (p.file or "", p.line or 0)))
     return prepared
 

@@ -275,3 +275,15 @@ def test_validate_and_deploy_take_the_files_given_as_one_model(app, users, fixtu
     refused = cli(app, "deploy", str(write(tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path,
                                              "other.bpmn", caller(key="other", called="nowhere"))))
     assert refused.exit_code == 1 and "错误 other.bpmn, 第 11 行, 元素 call_review：" in refused.stderr
+
+
+def test_a_problem_of_a_called_file_is_named_at_that_file_and_line(users, fixture_forms, tmp_path):
+    from app.processes.deploy import deploy_model
+    broken = called().replace('value="note.schema.json"', 'value="missing.schema.json"')
+    outcomes = deploy_model([write(tmp_path, "main.bpmn", caller()), write(tmp_path, "review_sub.bpmn", broken)])
+    by_file = {o.file: o for o in outcomes}
+    [problem] = by_file["review_sub.bpmn"].problems
+    assert (problem.file, problem.element_id, problem.line) == ("review_sub.bpmn", "check", 8)
+    assert "missing.schema.json" in problem.message
+    assert "review_sub.bpmn 有错误" in by_file["main.bpmn"].problems[0].message
+    assert rows("main") == []
