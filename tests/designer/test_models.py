@@ -287,3 +287,27 @@ def test_a_problem_of_a_called_file_is_named_at_that_file_and_line(users, fixtur
     assert "missing.schema.json" in problem.message
     assert "review_sub.bpmn 有错误" in by_file["main.bpmn"].problems[0].message
     assert rows("main") == []
+
+
+def test_the_designer_edits_the_caller_of_a_model_with_the_files_its_version_carries(users, fixture_forms,
+                                                                                     tmp_path):
+    from app.designer.services import deploy_xml, validate_xml
+    from app.processes.deploy import deploy_model
+    deploy_model([write(tmp_path, "main.bpmn", caller()), write(tmp_path, "review_sub.bpmn", called())])
+    edited = caller(name="主流程（改）")
+    assert [p for p in validate_xml(edited) if p.is_error] == []   # review_sub comes with the version
+    [outcome] = [o for o in deploy_xml(edited, "改名", user("designer")) if o.key]
+    assert (outcome.key, outcome.version, outcome.created) == ("main", 2, True)
+    row = rows("main")[1]
+    assert list(row.called_xml) == ["review_sub.bpmn"] and row.meta["calls"][0]["source"] == "model"
+    assert run_to_end("main") == ["register", "check"]
+    # without the call activity the called file is no longer part of the model
+    alone = (HEADER + '  <bpmn:process id="main" name="主流程" isExecutable="true">\n'
+             '    <bpmn:startEvent id="start" name="开始" />\n' + user_task("register", "登记") +
+             '    <bpmn:endEvent id="end" name="办结" />\n'
+             '    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="register" />\n'
+             '    <bpmn:sequenceFlow id="f2" sourceRef="register" targetRef="end" />\n'
+             '  </bpmn:process>\n' + FOOTER)
+    outcomes = deploy_xml(alone, "去掉复核", user("designer"))
+    assert [(o.key, o.version) for o in outcomes] == [("main", 3)]
+    assert rows("main")[2].called_xml == {} and rows("review_sub") == []
