@@ -36,7 +36,7 @@ deploy: seed
 	-$(FLASK) bpmn deploy
 
 validate: install
-	$(FLASK) bpmn validate
+	$(FLASK) bpmn validate --strict
 
 run: install assets deploy
 	$(FLASK) serve --host $(HOST) --port $(PORT)

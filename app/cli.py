@@ -70,26 +70,45 @@ def seed_demo():
         click.echo("demo case  " + line)
 
 
+def _bpmn_targets(paths) -> list[list[Path]]:
+    """The models to check or deploy: the files given (a folder: its files) as one model; with no
+    paths, bpmn/, where files joined by call activities form a model and the others stand alone."""
+    from app.processes.deploy import model_groups
+    if not paths:
+        return model_groups(sorted(Path(current_app.config["BPMN_DIR"]).glob("*.bpmn")))
+    files = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(path.glob("*.bpmn")) + sorted(path.glob("*.dmn"))
+        else:
+            files.append(path)
+    return [files]
+
+
 @bpmn_cli.command("deploy")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-m", "--message", help="部署说明 Deploy message.")
 def deploy(paths, message):
-    """Deploy BPMN files (default: every file in bpmn/). Broken files are reported and skipped."""
-    from app.processes.deploy import deploy_file, deploy_folder
-    outcomes = ([o for path in paths for o in deploy_file(path, message=message)] if paths
+    """Deploy BPMN files (default: every file in bpmn/). The files given, or a folder, deploy as one
+    model: call activities resolve across them and against deployed processes. Errors refuse the
+    model (exit 1); warnings are printed and do not stop it."""
+    from app.processes.deploy import deploy_folder, deploy_model
+    outcomes = ([o for group in _bpmn_targets(paths) for o in deploy_model(group, message=message)] if paths
                 else deploy_folder(message=message))
     failed = False
     for outcome in outcomes:
         for warning in outcome.warnings:
-            click.echo(f"! {outcome.file}: {warning}", err=True)
+            click.echo(f"! 警告 {outcome.file}: {warning}", err=True)
         if outcome.problems:
             failed = True
             click.echo(f"✗ {outcome.file}: not deployed, {len(outcome.problems)} problem(s)", err=True)
             for problem in outcome.problems:
-                click.echo(f"    {problem}", err=True)
+                click.echo(f"    错误 {problem}", err=True)
+        elif outcome.part_of:
+            click.echo(f"✓ {outcome.file}: called by {', '.join(outcome.part_of)}, deployed with it")
         elif outcome.created:
             click.echo(f"✓ {outcome.file}: {outcome.key} version {outcome.version} deployed")
-        else:
+        elif outcome.key:
             click.echo(f"= {outcome.file}: {outcome.key} unchanged (version {outcome.version})")
     if failed:
         sys.exit(1)
@@ -97,21 +116,33 @@ def deploy(paths, message):
 
 @bpmn_cli.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def validate(paths):
+@click.option("--strict", is_flag=True, help="警告也算失败 Warnings fail too (CI of bpmn/).")
+def validate(paths, strict):
     """Check BPMN files without deploying (what deploy checks, plus the designer's modelling
-    conventions); exits non-zero listing every problem."""
+    conventions), printing errors (错误: cannot run, deploy refuses) apart from warnings (警告:
+    house conventions, deploy allowed). Exits non-zero on errors, or on warnings with --strict.
+    The files given (or a folder) are one model: call activities resolve across them."""
     from app.designer import services
-    targets = list(paths) or sorted(Path(current_app.config["BPMN_DIR"]).glob("*.bpmn"))
     failed = False
-    for path in targets:
-        problems = services.validate_path(path)
-        if problems:
-            failed = True
-            click.echo(f"✗ {path.name}: {len(problems)} problem(s)", err=True)
-            for problem in problems:
-                click.echo(f"    {problem}", err=True)
-        else:
-            click.echo(f"✓ {path.name}")
+    for group in _bpmn_targets(paths):
+        problems = services.validate_paths(group)
+        names = list(dict.fromkeys([p.name for p in group if p.suffix != ".dmn"] +
+                                   [p.file or "" for p in problems]))
+        for name in names:
+            own = [p for p in problems if (p.file or "") == name]
+            errors = [p for p in own if p.is_error]
+            warnings = [p for p in own if not p.is_error]
+            if not own:
+                click.echo(f"✓ {name}")
+                continue
+            failing = bool(errors) or strict
+            failed |= failing
+            head = "✗" if failing else "⚠"
+            click.echo(f"{head} {name}: {len(own)} problem(s)", err=failing)
+            for problem in errors:
+                click.echo(f"    错误 {problem}", err=True)
+            for problem in warnings:
+                click.echo(f"    警告 {problem}", err=failing)
     if failed:
         sys.exit(1)
 

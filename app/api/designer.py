@@ -38,10 +38,12 @@ class ProblemSchema(StrictSchema):
     file = fields.String(allow_none=True)
     line = fields.Integer(allow_none=True)
     element_id = fields.String(allow_none=True)
+    severity = fields.String(metadata={"description": "error: cannot run, deploy refuses; "
+                                                      "warning: a house convention, deploy allowed"})
 
 
 class ValidationResultSchema(StrictSchema):
-    valid = fields.Boolean()
+    valid = fields.Boolean(metadata={"description": "no errors (warnings may remain)"})
     problems = fields.List(fields.Nested(ProblemSchema))
 
 
@@ -55,6 +57,19 @@ class DeployedSchema(StrictSchema):
 
 class DeployResultSchema(StrictSchema):
     deployed = fields.List(fields.Nested(DeployedSchema))
+
+
+class CalledSchema(StrictSchema):
+    """A call activity of the version and the process it calls."""
+    element = fields.String()
+    name = fields.String()
+    file = fields.String()
+    process = fields.String()
+    process_name = fields.String()
+    version = fields.Integer(allow_none=True, metadata={"description": "the deployed version it calls; "
+                                                                      "null: a process of the same model"})
+    pinned = fields.Boolean(metadata={"description": "the call activity pins that version (calledVersion)"})
+    source = fields.String(metadata={"description": "model or deployed"})
 
 
 class VersionSchema(StrictSchema):
@@ -71,6 +86,8 @@ class VersionSchema(StrictSchema):
     running_instances = fields.Integer()
     error_instances = fields.Integer()
     is_latest = fields.Boolean()
+    calls = fields.List(fields.Nested(CalledSchema()))
+    model_files = fields.List(fields.String(), metadata={"description": "the files deployed as one model"})
 
 
 class DiffQuerySchema(StrictSchema):
@@ -192,7 +209,7 @@ def validate_diagram():
     _designer()
     body = _xml_body(XmlSchema())
     problems = services.validate_xml(body["xml"])
-    return {"valid": not problems, "problems": [p.as_dict() for p in problems]}
+    return {"valid": not any(p.is_error for p in problems), "problems": [p.as_dict() for p in problems]}
 
 
 @blp.post("/deploy")
@@ -202,12 +219,13 @@ def validate_diagram():
 @blp.alt_response(422, description="the diagram has problems: error.problems lists every one")
 def deploy():
     """Deploy a diagram as a new version with a message: JSON {xml, message}, or the XML as the body
-    and ?message=. 422 with every problem; 200 when nothing changed."""
+    and ?message=. 422 with every problem when one is an error (warnings alone do not stop it: they
+    come back in `warnings`); 200 when nothing changed."""
     user = _designer()
     body = _xml_body(DeploySchema())
     outcomes = services.deploy_xml(body["xml"], body["message"], user)
     payload = {"deployed": [{"file": o.file, "key": o.key, "version": o.version, "created": o.created,
-                             "warnings": o.warnings} for o in outcomes]}
+                             "warnings": o.warnings} for o in outcomes if o.key]}
     return payload, (201 if any(o.created for o in outcomes) else 200)
 
 

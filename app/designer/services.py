@@ -1,6 +1,6 @@
 """The designer's actions: validate and deploy diagrams, list and compare versions, export, drafts.
 
-Deploying goes through processes.deploy.deploy_file (one code path for every deploy); a diagram
+Deploying goes through processes.deploy.deploy_model (one code path for every deploy); a diagram
 from the designer is first checked against every rule, the modelling conventions included, and
 refused with all its problems.
 """
@@ -23,7 +23,7 @@ from app.designer.diff import BPMN_NS, DiffError, diff_bpmn, parse_document
 from app.designer.models import DesignerDraft
 from app.errors import AppError, FormInvalid, Forbidden, NotFound
 from app.extensions import db
-from app.processes.deploy import deploy_file, DeployOutcome, validate_file
+from app.processes.deploy import deploy_model, DeployOutcome, validate_file, validate_model
 from app.processes.models import InstanceStatus, ProcessDefinition, ProcessInstance
 from app.processes.versions import Bundle, validate_form
 from app.taskforms.validation import check_schema
@@ -57,26 +57,24 @@ def ensure_designer(user: User) -> None:
 # --- validation -------------------------------------------------------------------------------
 
 def validate_path(path: str | Path, forms_dir: str | None = None) -> list[engine.Problem]:
-    """Every problem of a BPMN file: what deploy checks (XML, structure, scripts, timers, forms),
-    the diagram as drawn (engine.check_structure: flows, reachability, outcomes) and the modelling
-    conventions (groups, forms, names). The one checker of the CLI, the API and the modeler page.
-    Deploys nothing."""
-    path = Path(path)
-    problems = validate_file(path, forms_dir)
-    try:
-        content = path.read_bytes()
-    except OSError:
-        return problems   # validate_file reported it
-    structural = engine.check_structure(path.name, content, forms_dir or current_app.config["FORMS_DIR"])
-    return _sorted(engine.merge_problems(problems, structural) + engine.check_conventions(path.name, content))
+    """Every problem of a BPMN file, errors and warnings: what deploy checks (XML, structure,
+    scripts, timers, forms, call activities), the diagram as drawn (engine.check_structure: flows,
+    reachability, outcomes) and the modelling conventions (groups, forms, names). The one checker
+    of the CLI, the API and the modeler page. Deploys nothing."""
+    return _sorted(validate_file(path, forms_dir))
+
+
+def validate_paths(paths: list[str | Path], forms_dir: str | None = None) -> list[engine.Problem]:
+    """Every problem of a model of several files (call activities resolved across them)."""
+    return _sorted(validate_model(paths, forms_dir))
 
 
 def validate_xml(xml: str | bytes, filename: str | None = None, forms_dir: str | None = None
                  ) -> list[engine.Problem]:
     """Every problem of a diagram given as text (the designer's edited XML). Deploys nothing."""
     content = _content(xml)
-    with _staged(content, filename or _filename_for(content)) as path:
-        return validate_path(path, forms_dir)
+    with _staged(content, filename or _filename_for(content)) as paths:
+        return validate_paths(paths, forms_dir)
 
 
 def _sorted(problems: list[engine.Problem]) -> list[engine.Problem]:
@@ -104,8 +102,11 @@ def _filename_for(content: bytes) -> str:
 
 @contextmanager
 def _staged(content: bytes, filename: str):
-    """The diagram as a file in a temporary folder, beside the DMN tables of bpmn/ (what deploy_file
-    reads): the designer's diagram is checked and deployed exactly like a file of bpmn/."""
+    """The diagram as a file in a temporary folder, beside the DMN tables of bpmn/ (what deploy_model
+    reads) and the files of its model that its last version carries (the processes its call
+    activities call that were deployed with it, not on their own): the designer's diagram is
+    checked and deployed exactly like a model of bpmn/. Yields the model's BPMN paths, the
+    diagram's first."""
     with tempfile.TemporaryDirectory(prefix="wuyi-designer-") as folder:
         folder = Path(folder)
         bpmn_dir = Path(current_app.config["BPMN_DIR"])
@@ -113,7 +114,28 @@ def _staged(content: bytes, filename: str):
             shutil.copyfile(dmn, folder / dmn.name)
         path = folder / Path(filename).name
         path.write_bytes(content)
-        yield path
+        paths = [path]
+        for name, xml in _model_files_of(content, path.name).items():
+            paths.append(folder / name)
+            paths[-1].write_text(xml, encoding="utf-8")
+        yield paths
+
+
+def _model_files_of(content: bytes, filename: str) -> dict[str, str]:
+    """The files of the diagram's model that its latest version carries and that its call activities
+    still call (directly or through each other); a deployed process it calls resolves on its own."""
+    key = process_key_of(content)
+    latest = _latest(key) if key else None
+    carried = {name: xml for name, xml in ((latest.called_xml or {}) if latest is not None else {}).items()
+               if "/" not in name and name != filename}   # "key@vN/file": a deployed version, not the model's
+    wanted, needed = {}, {c.called for c in engine.model_calls({filename: content})[0]}
+    while True:
+        more = {name: xml for name, xml in carried.items() if name not in wanted
+                and engine.model_calls({name: xml.encode("utf-8")})[1] & needed}
+        if not more:
+            return wanted
+        wanted.update(more)
+        needed |= {c.called for name, xml in more.items() for c in engine.model_calls({name: xml.encode("utf-8")})[0]}
 
 
 # --- deploy -----------------------------------------------------------------------------------
@@ -122,21 +144,21 @@ def deploy_xml(xml: str | bytes, message: str, actor: User | None, *, forms_dir:
                ) -> list[DeployOutcome]:
     """Deploy a diagram given as text, with a message; an unchanged diagram makes no new version.
 
-    Raises FormInvalid (no message, empty or too large), DiagramInvalid (422, every problem).
-    Commits.
+    Raises FormInvalid (no message, empty or too large), DiagramInvalid (422, every problem, when
+    one is an error; warnings alone do not stop it: they come back in the outcomes). Commits.
     """
     message = (message or "").strip()
     if not message:
         raise FormInvalid("请填写部署说明", fields={"message": ["部署说明不能为空"]})
     content = _content(xml)
     filename = _filename_for(content)
-    with _staged(content, filename) as path:
-        problems = validate_path(path, forms_dir)
-        if problems:
+    with _staged(content, filename) as paths:
+        problems = validate_paths(paths, forms_dir)
+        if engine.errors_of(problems):   # warnings are shown, and do not stop a deploy
             raise DiagramInvalid(problems)
-        outcomes = deploy_file(path, actor=actor, message=message, forms_dir=forms_dir)
+        outcomes = deploy_model(paths, actor=actor, message=message, forms_dir=forms_dir)
     problems = [p for o in outcomes for p in o.problems]
-    if problems:   # deploy_file checks again; only a race with a changed form could get here
+    if problems:   # deploy_model checks again; only a race with a changed form could get here
         raise DiagramInvalid(problems)
     return outcomes
 
@@ -193,6 +215,9 @@ def list_versions(key: str) -> list[dict]:
         "running_instances": counts.get((row.id, InstanceStatus.RUNNING), 0),
         "error_instances": counts.get((row.id, InstanceStatus.ERROR), 0),
         "is_latest": row.version == latest_version,
+        # the processes its call activities use: of its own model, or a deployed version (pinned or
+        # the latest when it was deployed)
+        "calls": (row.meta or {}).get("calls", []), "model_files": (row.meta or {}).get("model_files", []),
     } for row, username, display_name in rows]
 
 

@@ -1,7 +1,8 @@
 """The only importer of SpiffWorkflow: parse/check BPMN, run workflows, return plain data."""
 from app.engine.definitions import (  # noqa: F401
-    BpmnInvalid, ParsedProcess, Problem, TaskInfo, check_bpmn, check_conventions, cycle_period, load_process,
-    parse_bpmn)
+    ERROR, PIN_PROPERTY, SEVERITY_TITLES, WARNING, BpmnInvalid, CallRef, ParsedProcess, Problem, TaskInfo,
+    call_title, check_bpmn, check_conventions, check_model, cycle_period, errors_of, load_process, model_calls,
+    parse_bpmn, warnings_of)
 from app.engine.runtime import (  # noqa: F401
     EngineError, NotWaiting, ReadyTask, ScriptError, StepResult, TaskNotReady, UnknownTask,
     WaitingTimer, check_data_keys, complete_task, configure, deliver_message, fire_timers, forget,

@@ -43,6 +43,10 @@ _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd
                                huge_tree=False, remove_comments=True, remove_pis=True)
 
 
+ERROR, WARNING = "error", "warning"
+SEVERITY_TITLES = {ERROR: "错误", WARNING: "警告"}
+
+
 @dataclass
 class Problem:
     """One thing wrong with a diagram, for the designer."""
@@ -53,6 +57,13 @@ class Problem:
     element_id: str | None = None
     # a parser failure that only rewords a break the structural checks report (merge_problems drops it)
     restates_structure: bool = field(default=False, compare=False, repr=False)
+    # ERROR: the diagram cannot run, deploy refuses it; WARNING: a house convention or a harmless
+    # break of the BPMN schema, shown to the designer, deploy allowed (`bpmn validate --strict` refuses it)
+    severity: str = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
 
     def __str__(self) -> str:
         where = ", ".join(x for x in (
@@ -63,7 +74,15 @@ class Problem:
 
     def as_dict(self) -> dict:
         return {"message": self.message, "file": self.file, "line": self.line,
-                "element_id": self.element_id}
+                "element_id": self.element_id, "severity": self.severity}
+
+
+def errors_of(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.is_error]
+
+
+def warnings_of(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if not p.is_error]
 
 
 class BpmnInvalid(Exception):
@@ -105,6 +124,8 @@ class ParsedProcess:
     start_lanes: list[str] = field(default_factory=list)   # the lanes of those start events
     # forms generated at deploy (a Camunda diagram's formData): path -> JSON Schema / UI schema
     generated_forms: dict[str, dict] = field(default_factory=dict)
+    file: str | None = None   # the file of the model the process is in
+    called_files: list[str] = field(default_factory=list)   # the other files its call activities use
 
 
 class _WuyiUserTaskParser(UserTaskParser):
@@ -350,8 +371,9 @@ def _has_group(task, lanes: dict[str, str]) -> bool:
 
 
 def check_conventions(filename: str, content: bytes) -> list[Problem]:
-    """The modelling conventions a diagram must follow to be deployed from the designer: user tasks
-    have a group and a form; tasks, events and deciding gateways (splitting, not parallel) have names.
+    """The modelling conventions of the house: user tasks have a group and a form; tasks, events and
+    deciding gateways (splitting, not parallel) have names. These are warnings (the diagram runs
+    without them); a candidateGroups placeholder the engine would not fill in is an error.
 
     Only XML is needed (no parse into specs); returns [] when the XML itself does not parse (the
     structural check reports that).
@@ -368,7 +390,7 @@ def check_conventions(filename: str, content: bytes) -> list[Problem]:
         task_id = task.get("id")
         if not _has_group(task, lanes):
             problems.append(Problem("用户任务没有办理组：请将其放入泳道，或设置 candidateGroups 属性",
-                                    filename, task.sourceline, task_id))
+                                    filename, task.sourceline, task_id, severity=WARNING))
         groups = _properties_of(task).get("candidateGroups") or task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""
         for placeholder in invalid_placeholders(groups):
             problems.append(Problem(f"candidateGroups 的占位符 ${{{placeholder}}} 无效：应为 ${{变量名}}，"
@@ -379,7 +401,7 @@ def check_conventions(filename: str, content: bytes) -> list[Problem]:
         if not _properties_of(task).get("formJsonSchemaFilename", "").strip() and not task.xpath(
                 "./bpmn:extensionElements/camunda:formData", namespaces=NS):
             problems.append(Problem("用户任务没有表单：请设置 formJsonSchemaFilename 属性",
-                                    filename, task.sourceline, task_id))
+                                    filename, task.sourceline, task_id, severity=WARNING))
     for process in root.xpath("//bpmn:process", namespaces=NS):
         for node in process.iter():
             if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
@@ -391,7 +413,7 @@ def check_conventions(filename: str, content: bytes) -> list[Problem]:
                 continue
             if tag in _KIND_TITLES and not (node.get("name") or "").strip():
                 problems.append(Problem(f"{_KIND_TITLES[tag]}没有名称：请填写名称，办理人和督办人员看到的是名称",
-                                        filename, node.sourceline, node.get("id")))
+                                        filename, node.sourceline, node.get("id"), severity=WARNING))
     return problems
 
 
@@ -422,40 +444,185 @@ def _dmn_decisions(dmn_files: dict[str, bytes]) -> tuple[dict[str, str], list[Pr
 
 
 def parse_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None = None,
-               validate_xsd: bool = True, *, evaluate_timers: bool = True) -> list[ParsedProcess]:
-    """Parse one BPMN file (with the DMN files it may use) into its executable processes.
+               validate_xsd: bool = True, *, evaluate_timers: bool = True,
+               called_files: dict[str, bytes] | None = None) -> list[ParsedProcess]:
+    """Parse one BPMN file (with the DMN files it may use, and the files of the processes its call
+    activities use) into its executable processes.
 
-    Raises BpmnInvalid with every problem found (XML, schema, structure, scripts, timers).
+    Raises BpmnInvalid with every error found (XML, structure, scripts, timers); warnings pass.
     """
-    processes, problems = check_bpmn(filename, content, dmn_files, validate_xsd,
-                                     evaluate_timers=evaluate_timers)
-    if problems:
-        raise BpmnInvalid(problems)
+    processes, problems = check_model({filename: content}, dmn_files, called_files, validate_xsd,
+                                      evaluate_timers=evaluate_timers)
+    if errors_of(problems):
+        raise BpmnInvalid(errors_of(problems))
     return processes
 
 
 def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None = None,
                validate_xsd: bool = True, *, evaluate_timers: bool = True
                ) -> tuple[list[ParsedProcess], list[Problem]]:
-    """The processes that parse, and every problem found; callers add their own checks (forms).
+    """One file as a model of its own: see check_model."""
+    return check_model({filename: content}, dmn_files, None, validate_xsd, evaluate_timers=evaluate_timers)
 
-    Besides parsing: scripts and conditions compile in the sandbox, exclusive gateways that split
-    have conditions, and (unless evaluate_timers is False: loading an already deployed version)
-    every timer expression evaluates. The modelling conventions are in check_conventions().
+
+# --- models of several files: call activities resolved across them ------------------------------
+
+PIN_PROPERTY = "calledVersion"   # <spiffworkflow:property name="calledVersion" value="3"/> on a call activity
+
+
+@dataclass
+class CallRef:
+    """One call activity of a model, for resolving its called process before parsing."""
+
+    file: str
+    element_id: str
+    name: str
+    line: int | None
+    called: str                   # the calledElement: a process id
+    version: int | None = None    # the pinned version of a deployed process (calledVersion), or None: latest
+    process: str | None = None    # the process the call activity is in
+
+
+def model_calls(files: dict[str, bytes]) -> tuple[list[CallRef], set[str], list[Problem]]:
+    """Every call activity of the model's files, the process ids the files define, and the problems
+    of the call activities themselves (no calledElement, a pin that is not a version number).
+    Files whose XML does not parse are skipped (check_model reports them)."""
+    calls, defined, problems = [], set(), []
+    for filename, content in files.items():
+        try:
+            root = parse_xml(content, filename).getroot()
+        except BpmnInvalid:
+            continue
+        defined |= {p.get("id") for p in root.xpath("//bpmn:process", namespaces=NS) if p.get("id")}
+        for call in root.xpath("//bpmn:callActivity", namespaces=NS):
+            called = (call.get("calledElement") or "").strip()
+            name = (call.get("name") or "").strip()
+            title = f"调用活动“{name}”（{call.get('id')}）" if name else f"调用活动 {call.get('id')}"
+            if not called:
+                problems.append(Problem(f"{title}没有 calledElement 属性：请选择要调用的流程", filename,
+                                        call.sourceline, call.get("id")))
+                continue
+            pin = (_properties_of(call).get(PIN_PROPERTY) or "").strip()
+            version = None
+            if pin:
+                if not pin.isdigit() or int(pin) < 1:
+                    problems.append(Problem(
+                        f"{title}的 {PIN_PROPERTY} 属性“{pin}”不是版本号：请填写已部署版本的编号（如 3），"
+                        "或删除该属性以使用部署时的最新版本", filename, call.sourceline, call.get("id")))
+                    continue
+                version = int(pin)
+            process = call.xpath("ancestor::bpmn:process[1]", namespaces=NS)
+            calls.append(CallRef(filename, call.get("id"), name, call.sourceline, called, version,
+                                 process[0].get("id") if process else None))
+    return calls, defined, problems
+
+
+def call_title(call: CallRef) -> str:
+    return f"调用活动“{call.name}”（{call.element_id}）" if call.name else f"调用活动 {call.element_id}"
+
+
+_XSD_ELEMENT = re.compile(r"^Element '(?P<el>[^']*)'(?:, attribute '(?P<attr>[^']*)')?: (?P<rest>.*)$", re.S)
+
+
+def _xsd_message(message: str) -> str:
+    """One message of the BPMN schema check (lxml's English) in Chinese, naming element and attribute."""
+    found = _XSD_ELEMENT.match(message.strip())
+    if not found:
+        return "不符合 BPMN 2.0 规范（XSD）"
+    element, attr, rest = _local_name_of(found["el"]), _local_name_of(found["attr"] or ""), found["rest"]
+    if "is not allowed" in rest and attr:
+        return f"元素 {element} 不允许有属性 {attr}"
+    if "This element is not expected" in rest:
+        return f"这里不允许元素 {element}（是否拼写错误，或放错了位置？）"
+    if "is required but missing" in rest:
+        missing = re.search(r"attribute '([^']*)'", rest)
+        return f"元素 {element} 缺少属性 {missing.group(1) if missing else ''}".rstrip()
+    if "is not a valid value" in rest:
+        return f"元素 {element} 的属性 {attr} 的值不符合规范" if attr else f"元素 {element} 的内容不符合规范"
+    if "Missing child element" in rest:
+        return f"元素 {element} 缺少必需的子元素"
+    return f"元素 {element} 不符合 BPMN 2.0 规范"
+
+
+def _local_name_of(qualified: str) -> str:
+    return qualified.rsplit("}", 1)[-1]
+
+
+def _bpmn_element_names() -> frozenset[str]:
+    """The element names the BPMN 2.0 schema defines (a name outside them is a typo the engine skips)."""
+    from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH
+    semantic = etree.parse(XSD_PATH.replace("BPMN20.xsd", "Semantic.xsd"), parser=_SAFE_PARSER)
+    return frozenset(e.get("name") for e in semantic.getroot().iter("{http://www.w3.org/2001/XMLSchema}element")
+                     if e.get("name"))
+
+
+_BPMN_ELEMENTS = _bpmn_element_names()
+
+
+def _xsd_warnings(tree, filename: str) -> list[Problem]:
+    """The BPMN schema's complaints, as warnings with their line: older modelers write things the
+    schema refuses and the engine reads well (messageRef on a startEvent). What the engine cannot
+    read is an error of the parse that follows, not of this check."""
+    VALIDATOR.preprocess(tree)   # what the engine's validator does first (correlation expressions)
+    schema = VALIDATOR.validator
+    if schema.validate(tree):
+        return []
+    by_line = {}
+    for element in tree.getroot().iter():
+        if isinstance(element.tag, str) and element.get("id"):
+            by_line.setdefault(element.sourceline, element.get("id"))
+    problems = []
+    for entry in schema.error_log:
+        element_id = by_line.get(entry.line)
+        unknown = re.match(r"Element '\{" + re.escape(BPMN_NS) + r"\}(?P<name>[^']*)': This element is not expected",
+                           entry.message)
+        if unknown and unknown["name"] not in _BPMN_ELEMENTS:
+            # not a harmless break: the engine skips an element it does not know, and the step is lost
+            problems.append(Problem(f"BPMN 2.0 没有元素 {unknown['name']}（是否拼写错误？）：引擎会跳过它，"
+                                    "这一步不会执行。请改正元素名称", filename, entry.line or None, element_id))
+            continue
+        problems.append(Problem(
+            f"BPMN 规范（XSD）检查：{_xsd_message(entry.message)}。引擎可以读取，流程可以部署运行；"
+            "建议用新版建模器打开并重新保存", filename, entry.line or None, element_id, severity=WARNING,
+            restates_structure=engine_message_in_chinese(entry.message)[1]))
+    return problems
+
+
+def check_model(files: dict[str, bytes], dmn_files: dict[str, bytes] | None = None,
+                called_files: dict[str, bytes] | None = None, validate_xsd: bool = True, *,
+                evaluate_timers: bool = True, reported_calls: set[str] | None = None
+                ) -> tuple[list[ParsedProcess], list[Problem]]:
+    """A model of one or more BPMN files (and the DMN files they may use): the processes that parse,
+    and every problem found, errors and warnings. `called_files` are the files of already deployed
+    processes the model's call activities use: parsed so the call resolves, neither checked nor
+    returned. `reported_calls`: call activities (file, id) whose resolution the caller already
+    reported (a pinned version that does not exist). Callers add their own checks (forms).
+
+    Call activities resolve across all these files. A process another process of the model calls is
+    part of its caller, not returned on its own. Besides parsing: scripts and conditions compile in
+    the sandbox, exclusive gateways that split have conditions, and (unless evaluate_timers is
+    False: loading an already deployed version) every timer expression evaluates. The BPMN schema
+    check only warns. The modelling conventions are in check_conventions().
     """
-    try:
-        tree = parse_xml(content, filename)
-    except BpmnInvalid as exc:
-        return [], exc.problems
-    decisions, problems, dmn_roots = _dmn_decisions(dmn_files or {})
+    problems: list[Problem] = []
+    trees = {}
+    for filename, content in files.items():
+        try:
+            trees[filename] = parse_xml(content, filename)
+        except BpmnInvalid as exc:
+            problems.extend(exc.problems)
+            continue
+        root = trees[filename].getroot()
+        if root.tag != f"{{{BPMN_NS}}}definitions":
+            problems.append(Problem("这不是 BPMN 2.0 文件：根元素应为 bpmn:definitions", filename, root.sourceline))
+            del trees[filename]
+    if not trees or len(trees) < len(files):
+        return [], problems
+    decisions, dmn_problems, dmn_roots = _dmn_decisions(dmn_files or {})
+    problems.extend(dmn_problems)
     decision_infos = {d: (name, info) for name, root in dmn_roots.items()
                       for d, info in camunda.decisions_of(root).items()}   # Camunda DMN: FEEL -> Python
-    conversion = None
-    if camunda.is_camunda(tree.getroot()):   # a Camunda 7 diagram: checked as written, run as converted
-        conversion, early = _convert_camunda(tree, filename, validate_xsd, decision_infos)
-        if early:
-            return [], problems + early
-    parser = WuyiBpmnParser(validator=VALIDATOR if validate_xsd else None)
+    parser = WuyiBpmnParser(validator=None)
     for name, root in dmn_roots.items():
         try:
             for part in camunda.single_decisions(root):   # the parser reads one decision per document
@@ -463,30 +630,77 @@ def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None
         except ValidationException as exc:
             problems.append(Problem(f"DMN 无法解析：{engine_message_in_chinese(str(exc))[0]}", name, None,
                                     getattr(exc, "id", None)))
-    if conversion is not None:
-        parser.validator = None   # validated as written: the converted tree is not for the schema
-    gateway_problems = _gateway_checks(tree, filename)
-    timer_problems = _timer_checks(tree, filename) if evaluate_timers else []
-    try:
-        parser.add_bpmn_xml(tree, filename)
-    except ValidationException as exc:
-        problems.append(_spec_problems(exc, tree, filename))
+    gateway_problems, timer_problems, failed = [], [], False
+    schema_broken = set()   # files whose schema check found what the structural check reports (an id)
+    conversions = {}   # file -> its Camunda conversion (checked as written, run as converted)
+    for filename, tree in trees.items():
+        xsd = _xsd_warnings(tree, filename) if validate_xsd else []
+        if not validate_xsd:
+            VALIDATOR.preprocess(tree)
+        problems.extend(xsd)
+        if any(w.restates_structure for w in xsd):
+            schema_broken.add(filename)
+        if camunda.is_camunda(tree.getroot()):
+            conversions[filename], refused = _convert_camunda(tree, filename, decision_infos)
+            if refused:
+                problems.extend(refused)
+                failed = True
+                continue
+        gateway_problems += _gateway_checks(tree, filename)
+        timer_problems += _timer_checks(tree, filename) if evaluate_timers else []
+        try:
+            parser.add_bpmn_xml(tree, filename)
+        except ValidationException as exc:
+            problem = _spec_problems(exc, tree, filename)
+            # the parser tripping over what the schema check found (a duplicate id): said by the structure
+            problem.restates_structure |= filename in schema_broken
+            problems.append(problem)
+            failed = True
+    called_trees = {}
+    for filename, content in (called_files or {}).items():
+        try:
+            called_trees[filename] = parse_xml(content, filename)
+            parser.add_bpmn_xml(called_trees[filename], filename)
+        except BpmnInvalid as exc:
+            problems.append(Problem(f"被调用的已部署流程无法读取：{exc.problems[0].message}", filename))
+            failed = True
+        except ValidationException as exc:
+            problems.append(Problem(f"被调用的已部署流程无法读取：{engine_message_in_chinese(str(exc))[0]}",
+                                    filename))
+            failed = True
+    if failed:
         return [], problems + gateway_problems + timer_problems
-    problems.extend(_script_checks(tree, filename))
-    if evaluate_timers:   # a deploy-time check: a deployed version still loads if a connector went away
-        problems.extend(_service_checks(tree, filename))
+    for filename, tree in trees.items():
+        problems.extend(_script_checks(tree, filename))
+        if evaluate_timers:   # a deploy-time check: a deployed version still loads if a connector went away
+            problems.extend(_service_checks(tree, filename))
     problems.extend(gateway_problems + timer_problems)
     # SpiffWorkflow stops at the first flow without a condition; the gateway check lists them all
     flows_reported = {p.element_id for p in gateway_problems}
 
-    root = tree.getroot()
-    processes = []
-    executable = [p for p in root.xpath("//bpmn:process", namespaces=NS)
+    known = set(parser.get_process_ids())
+    calls, _, call_problems = model_calls(files)
+    problems.extend(call_problems)
+    missing = {c.get("calledElement") for t in trees.values()
+               for c in t.getroot().xpath("//bpmn:callActivity", namespaces=NS)} - known - {None, ""}
+    for call in calls:
+        if call.called not in known and (call.file, call.element_id) not in (reported_calls or set()):
+            problems.append(Problem(
+                f"{call_title(call)}：调用的流程 {call.called} 不存在。本模型的文件中没有 id 为 {call.called} 的流程，"
+                "也没有已部署的该流程。请把它的文件一起部署，或先部署它", call.file, call.line, call.element_id))
+    problems.extend(_call_cycles(calls))
+    called = {c.called for c in calls} | {c.get("calledElement") for t in called_trees.values()
+                                          for c in t.getroot().xpath("//bpmn:callActivity", namespaces=NS)}
+    executable = [(filename, p) for filename, tree in trees.items()
+                  for p in tree.getroot().xpath("//bpmn:process", namespaces=NS)
                   if p.get("isExecutable", "true").lower() == "true"]
     if not executable:
-        problems.append(Problem("文件中没有可执行的流程（isExecutable=\"true\"）", filename, root.sourceline))
-    called = {c.get("calledElement") for c in root.xpath("//bpmn:callActivity", namespaces=NS)}
-    for proc_el in executable:
+        for filename, tree in trees.items():
+            problems.append(Problem("文件中没有可执行的流程（isExecutable=\"true\"）", filename,
+                                    tree.getroot().sourceline))
+    all_trees = {**called_trees, **trees}
+    processes = []
+    for filename, proc_el in executable:
         key = proc_el.get("id")
         if key in called:
             continue  # a called process is deployed with its caller
@@ -494,24 +708,29 @@ def check_bpmn(filename: str, content: bytes, dmn_files: dict[str, bytes] | None
             spec = parser.get_spec(key)
             subprocess_specs = parser.get_subprocess_specs(key)
         except ValidationException as exc:
-            problem = _spec_problems(exc, tree, filename)
-            if problem.element_id not in flows_reported:
+            problem = _spec_problems(exc, trees[filename], filename)
+            problem.restates_structure |= filename in schema_broken
+            if problem.element_id not in flows_reported and not any(f"'{m}'" in str(exc) for m in missing):
                 problems.append(problem)
             continue
-        processes.append(_describe(key, proc_el, spec, subprocess_specs, decisions))
-        if conversion is not None:
-            processes[-1].generated_forms = dict(conversion.forms)
+        used_files = {s.file for s in subprocess_specs.values() if s is not None} - {filename}
+        used = {filename, *used_files}
+        decision_ids = {d.text.strip() for name in used if name in all_trees
+                        for d in all_trees[name].getroot().xpath("//spiffworkflow:calledDecisionId",
+                                                                 namespaces=NS) if d.text}
+        process = _describe(key, proc_el, spec, subprocess_specs, decisions, decision_ids)
+        process.file = filename
+        process.called_files = sorted(used_files)
+        for name in sorted(used):
+            if name in conversions:
+                process.generated_forms.update(conversions[name].forms)
+        processes.append(process)
     return processes, problems
 
 
-def _convert_camunda(tree, filename: str, validate_xsd: bool, decision_infos: dict):
-    """Validate a Camunda diagram against the BPMN schema as written, then convert it in place
-    (app/engine/camunda.py). Returns the conversion and the problems that stop the parse."""
-    if validate_xsd:
-        try:
-            VALIDATOR.validate(tree.getroot(), filename)
-        except ValidationException as exc:
-            return None, [_spec_problems(exc, tree, filename)]
+def _convert_camunda(tree, filename: str, decision_infos: dict):
+    """Convert a Camunda diagram in place (app/engine/camunda.py), after its schema check as written.
+    Returns the conversion and the refusals (what cannot be translated), which stop the parse."""
     conversion = camunda.convert(tree.getroot(), {d: info for d, (_, info) in decision_infos.items()})
     problems = [Problem(r.message, filename, r.line, r.element_id) for r in conversion.refusals]
     for decision in sorted(conversion.decisions):
@@ -520,7 +739,29 @@ def _convert_camunda(tree, filename: str, validate_xsd: bool, decision_infos: di
     return conversion, problems
 
 
-def _describe(key, proc_el, spec, subprocess_specs, decisions) -> ParsedProcess:
+def _call_cycles(calls: list[CallRef]) -> list[Problem]:
+    """A process that calls itself, directly or through others, would never end."""
+    graph: dict[str, set[str]] = {}
+    for call in calls:
+        if call.process:
+            graph.setdefault(call.process, set()).add(call.called)
+    problems = []
+    for call in calls:
+        seen, todo = set(), [call.called]
+        while todo:
+            node = todo.pop()
+            if node == call.process:
+                problems.append(Problem(
+                    f"{call_title(call)}：调用流程 {call.called}，而它又（直接或间接）调用回流程 {call.process}："
+                    "循环调用永远不会结束", call.file, call.line, call.element_id))
+                break
+            if node not in seen:
+                seen.add(node)
+                todo.extend(graph.get(node, ()))
+    return problems
+
+
+def _describe(key, proc_el, spec, subprocess_specs, decisions, used_decisions) -> ParsedProcess:
     tasks: dict[str, TaskInfo] = {}
     forms: set[str] = set()
     has_timers = False
@@ -562,8 +803,6 @@ def _describe(key, proc_el, spec, subprocess_specs, decisions) -> ParsedProcess:
             forms.add(start_properties[prop])
     starters = proc_el.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups") or \
         _properties_of(proc_el).get("candidateStarterGroups") or ""
-    used_decisions = {d.text.strip() for d in proc_el.getroottree().getroot().xpath(
-        "//spiffworkflow:calledDecisionId", namespaces=NS) if d.text}
     return ParsedProcess(
         key=key, name=proc_el.get("name") or key, spec=spec, subprocess_specs=subprocess_specs,
         tasks=tasks, start_properties=start_properties,
@@ -585,8 +824,10 @@ _cache: dict[int, ParsedProcess] = {}
 _cache_lock = threading.Lock()
 
 
-def load_process(definition_id: int, key: str, bpmn_xml: str, dmn_xml: dict[str, str]) -> ParsedProcess:
-    """The parsed process of a deployed version, from the cache or parsed once."""
+def load_process(definition_id: int, key: str, bpmn_xml: str, dmn_xml: dict[str, str],
+                 called_xml: dict[str, str] | None = None) -> ParsedProcess:
+    """The parsed process of a deployed version (with the files of the processes its call
+    activities use, so the workflow has their specs), from the cache or parsed once."""
     cached = _cache.get(definition_id)
     if cached is not None:
         return cached
@@ -595,7 +836,8 @@ def load_process(definition_id: int, key: str, bpmn_xml: str, dmn_xml: dict[str,
         if cached is None:
             parsed = parse_bpmn(f"{key}.bpmn", bpmn_xml.encode("utf-8"),
                                 {k: v.encode("utf-8") for k, v in (dmn_xml or {}).items()},
-                                validate_xsd=False, evaluate_timers=False)
+                                validate_xsd=False, evaluate_timers=False,
+                                called_files={k: v.encode("utf-8") for k, v in (called_xml or {}).items()})
             cached = next(p for p in parsed if p.key == key)
             _cache[definition_id] = cached
     return cached

@@ -24,7 +24,7 @@ _ENGINE_MESSAGES = [
      "任务有多条出口顺序流：引擎不支持从任务直接分支，请在任务后加一个网关（排他或并行）来分支", False),
     (r"Non-default exclusive outgoing sequence flow without condition", "排他网关的出口流没有条件，也不是默认流", False),
     (r"There is no support implemented for this task type", "引擎不支持这种元素类型：请改用受支持的任务、网关或事件", False),
-    (r"The process '(?P<id>[^']*)' was not found", "找不到流程 {id}：调用活动的 calledElement 须是本文件中某个流程的 id", False),
+    (r"The process '(?P<id>[^']*)' was not found", "找不到流程 {id}：调用活动的 calledElement 须是本模型的文件中或已部署的某个流程的 id", False),
     (r'No DMN Diagram available with id "(?P<id>[^"]*)"', "找不到决策表 {id}：bpmn/ 目录中没有该 DMN 决策", False),
     (r"Process (?P<id>\S+) is not executable", "流程 {id} 不可执行（isExecutable 为 false）", False),
     (r"Duplicate process ID: (?P<id>[^.\s]+)", "流程 id {id} 重复", True),

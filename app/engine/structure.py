@@ -16,6 +16,9 @@ such a path closes the case 已办结 with nobody having looked at it and nothin
 subprocesses and processes only reached through a call activity are not start-to-end paths of the
 case and are not checked for outcomes.
 
+Errors are what keeps a diagram from running (a flow to nowhere, a dead end, a missing form); what
+runs but breaks a house rule (an element nobody reaches, a path without an outcome) is a warning.
+
 Pure functions over the lxml tree, returning Problem lists; no SpiffWorkflow, no Flask.
 """
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from app.engine.definitions import BPMN_NS, NS, BpmnInvalid, Problem, parse_xml
+from app.engine.definitions import BPMN_NS, NS, WARNING, BpmnInvalid, Problem, parse_xml
 
 _ACTIVITIES = ("task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
                "businessRuleTask", "callActivity", "subProcess", "transaction", "adHocSubProcess")
@@ -252,12 +255,12 @@ def _connection_problems(scope: _Scope, filename: str) -> list[Problem]:
             no_in = False
         if no_in and no_out:
             problems.append(Problem(f"{_KIND.get(kind, '元素')}{_name(node)}没有任何顺序流连接：请连接或删除它",
-                                    filename, node.sourceline, node_id))
+                                    filename, node.sourceline, node_id, severity=WARNING))
             explained_in.add(node_id)
             explained_out.add(node_id)
         elif kind in _GATEWAYS and no_in:
             problems.append(Problem(f"网关{_name(node)}没有入口顺序流：流程永远到不了这里",
-                                    filename, node.sourceline, node_id))
+                                    filename, node.sourceline, node_id, severity=WARNING))
             explained_in.add(node_id)
         elif kind in _GATEWAYS and no_out:
             problems.append(Problem(f"网关{_name(node)}没有出口顺序流：流程到这里会停住",
@@ -268,17 +271,20 @@ def _connection_problems(scope: _Scope, filename: str) -> list[Problem]:
     unreachable = [n for n in scope.nodes if n not in reached]
     problems += _region_problems(scope, unreachable, scope.predecessors(), scope.successors, explained_in,
                                  "从开始事件无法到达{kind}{name}：请用顺序流把它接入流程，或删除它",
-                                 "（其后 {n} 个元素也因此无法到达）", filename)
+                                 "（其后 {n} 个元素也因此无法到达）", filename, severity=WARNING)
     alive = _reach(ends, scope.predecessors())
-    dead = [n for n in scope.nodes if n not in alive and scope.kind(n) != "endEvent"]
+    # an event subprocess ends inside itself; a path that stops without an end event ends there
+    # (the engine finishes the token), so a dead end is a warning, not a refusal
+    dead = [n for n in scope.nodes if n not in alive and scope.kind(n) != "endEvent"
+            and not scope.is_event_subprocess(n)]
     problems += _region_problems(scope, dead, scope.successors, scope.predecessors(), explained_out,
                                  "从{kind}{name}无法到达结束事件：请给它接一条通往结束事件的顺序流",
-                                 "（其前 {n} 个元素也只能走到这里）", filename)
+                                 "（其前 {n} 个元素也只能走到这里）", filename, severity=WARNING)
     return problems
 
 
 def _region_problems(scope: _Scope, region: list[str], inward: dict, outward: dict, explained: set[str],
-                     template: str, more: str, filename: str) -> list[Problem]:
+                     template: str, more: str, filename: str, severity: str = "error") -> list[Problem]:
     """One problem per entry of a region: an element that nothing else in the region leads into (or,
     for a closed loop, its first element in the file), counting the rest of the region it accounts
     for. `inward` edges lead towards where the region is entered, `outward` ones away from it."""
@@ -301,7 +307,7 @@ def _region_problems(scope: _Scope, region: list[str], inward: dict, outward: di
         message = template.format(kind=_KIND.get(scope.kind(node_id), "元素"), name=_name(node))
         if len(part) > 1:
             message += more.format(n=len(part) - 1)
-        problems.append(Problem(message, filename, node.sourceline, node_id))
+        problems.append(Problem(message, filename, node.sourceline, node_id, severity=severity))
     return problems
 
 
@@ -430,9 +436,9 @@ class _Outcomes:
         return [path for end in scope.ends() if (path := self._find(scope, end))]
 
 
-def _outcome_problems(root, scopes: list[_Scope], filename: str) -> list[Problem]:
+def _outcome_problems(root, scopes: list[_Scope], filename: str, called_elsewhere: set[str]) -> list[Problem]:
     outcomes = _Outcomes(root, scopes)
-    called = {c.get("calledElement") for c in root.xpath("//bpmn:callActivity", namespaces=NS)}
+    called = {c.get("calledElement") for c in root.xpath("//bpmn:callActivity", namespaces=NS)} | called_elsewhere
     problems = []
     for scope in scopes:
         if _local(scope.element) != "process" or scope.element.get("id") in called:
@@ -444,17 +450,19 @@ def _outcome_problems(root, scopes: list[_Scope], filename: str) -> list[Problem
                 f"从开始事件{_name(start)}到结束事件{_name(end)}的路径没有经过任何办理人，也没有记录办理结果"
                 f"（{' → '.join(path)}）：流程会无人经手、无结果地自行办结，申请人也得不到任何告知。"
                 "请把这条路径交给办理人（用户任务），在表单中拒绝这种情况，或用脚本记录办理结果"
-                "（outcome / status / result）", filename, end.sourceline, end.get("id")))
+                "（outcome / status / result）", filename, end.sourceline, end.get("id"), severity=WARNING))
     return problems
 
 
 # --- the checker ----------------------------------------------------------------------------------
 
-def check_structure(filename: str, content: bytes, forms_dir: str | Path | None = None) -> list[Problem]:
+def check_structure(filename: str, content: bytes, forms_dir: str | Path | None = None, *,
+                    called: set[str] | None = None) -> list[Problem]:
     """Every structural problem of a diagram as drawn (see the module docstring), from the raw XML.
 
     Returns [] when the XML itself does not parse (the engine's check reports that). Form files are
-    checked only when forms_dir is given.
+    checked only when forms_dir is given. `called`: processes that call activities in other files of
+    the model call (not start-to-end paths of a case either).
     """
     try:
         root = parse_xml(content, filename).getroot()
@@ -472,7 +480,7 @@ def check_structure(filename: str, content: bytes, forms_dir: str | Path | None 
     problems += _reference_problems(root, filename)
     if forms_dir is not None:
         problems += _form_problems(root, filename, Path(forms_dir))
-    problems += _outcome_problems(root, [s for s in scopes if s not in drawn_only], filename)
+    problems += _outcome_problems(root, [s for s in scopes if s not in drawn_only], filename, called or set())
     return problems
 
 

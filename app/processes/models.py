@@ -32,6 +32,8 @@ class ProcessDefinition(db.Model):
     source_file: Mapped[str] = mapped_column(sa.String(255))
     bpmn_xml: Mapped[str] = mapped_column(sa.Text)
     dmn_xml: Mapped[dict] = mapped_column(JSONType, default=dict)   # {filename: xml}
+    # {file name: BPMN XML} of the other files its call activities use (its model's, deployed ones')
+    called_xml: Mapped[dict | None] = mapped_column(JSONType, default=dict)
     forms: Mapped[dict] = mapped_column(JSONType, default=dict)     # {form path: JSON} snapshot
     meta: Mapped[dict] = mapped_column(JSONType, default=dict)      # user tasks, start form, starters
     message: Mapped[str | None] = mapped_column(sa.Text)

@@ -57,7 +57,7 @@ def get_bundle(definition_id: int) -> Bundle:
     row = db.session.get(ProcessDefinition, definition_id)
     if row is None:
         raise NotFound("找不到该流程版本")
-    process = engine.load_process(row.id, row.key, row.bpmn_xml, row.dmn_xml)
+    process = engine.load_process(row.id, row.key, row.bpmn_xml, row.dmn_xml, row.called_xml)
     with _bundles_lock:
         bundle = _bundles.setdefault(row.id, Bundle(row.id, row.key, row.version, row.name,
                                                     row.meta, row.forms, process))

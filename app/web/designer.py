@@ -140,7 +140,8 @@ def validate():
     """Every problem of the modeler's diagram (JSON {xml}), deploying nothing."""
     _designer()
     problems = services.validate_xml(_json(XmlSchema())["xml"])
-    return jsonify({"valid": not problems, "problems": [p.as_dict() for p in problems]})
+    return jsonify({"valid": not any(p.is_error for p in problems),   # warnings do not stop a deploy
+                    "problems": [p.as_dict() for p in problems]})
 
 
 @bp.post("/deploy")
@@ -153,7 +154,7 @@ def deploy():
     deployed = [{"key": o.key, "version": o.version, "created": o.created, "warnings": o.warnings,
                  "versions_url": url_for("designer_web.versions", key=o.key),
                  "diff_url": url_for("designer_web.diff", key=o.key, to=o.version) if o.version > 1 else None}
-                for o in outcomes]
+                for o in outcomes if o.key]
     return jsonify({"deployed": deployed}), (201 if any(o.created for o in outcomes) else 200)
 
 

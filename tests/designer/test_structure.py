@@ -48,7 +48,9 @@ def test_the_cli_lists_the_same_problems(app, fixture_forms, tmp_path):
     assert result.exit_code == 1
     lines = [line.strip() for line in result.stderr.splitlines()]
     assert lines[0] == f"✗ {BROKEN.name}: {len(EXPECTED)} problem(s)"
-    assert lines[1:] == [str(p) for p in validate_path(BROKEN)]
+    problems = validate_path(BROKEN)   # errors first, then warnings, each said so
+    assert lines[1:] == [f"错误 {p}" for p in problems if p.is_error] + [f"警告 {p}" for p in problems if not p.is_error]
+    assert sum(p.is_error for p in problems) == 4
 
 
 def test_the_api_lists_the_same_problems(app, users, fixture_forms, api):

@@ -1,6 +1,7 @@
 // The designer page: the bpmn-js modeler (window.WuyiModeler, bundled from assets/modeler/) with
-// validate, save draft, download and deploy. Every problem the server finds is listed and its
-// element highlighted (marker class + overlay); clicking a problem selects the element.
+// validate, save draft, download and deploy. Every problem the server finds is listed, errors apart
+// from warnings, and its element highlighted (marker class + overlay); clicking a problem selects
+// the element.
 (function () {
   "use strict";
   var configNode = document.getElementById("modeler-config");
@@ -10,7 +11,8 @@
   var config = JSON.parse(configNode.textContent);
   var statusNode = document.getElementById("modeler-status");
   var problemsNode = document.getElementById("problems");
-  var problemList = document.getElementById("problem-list");
+  var problemList = document.getElementById("problem-list");   // errors: cannot run, deploy refuses
+  var warningList = document.getElementById("warning-list");   // warnings: conventions, deploy allowed
   var dirtyFlag = document.getElementById("dirty-flag");
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var dirty = false;
@@ -117,10 +119,13 @@
   function clearProblems() {
     var canvas = modeler.get("canvas");
     var overlays = modeler.get("overlays");
-    marked.forEach(function (id) { canvas.removeMarker(id, "wuyi-problem"); });
+    marked.forEach(function (mark) { canvas.removeMarker(mark[0], mark[1]); });
     marked = [];
     overlays.remove({ type: "wuyi-problem" });
     problemList.innerHTML = "";
+    warningList.innerHTML = "";
+    document.getElementById("problem-errors").hidden = true;
+    document.getElementById("problem-warnings").hidden = true;
     problemsNode.hidden = true;
   }
 
@@ -144,7 +149,7 @@
     } else {
       canvas.scrollToElement(element, { top: 120, bottom: 120, left: 160, right: 160 });
     }
-    Array.prototype.forEach.call(problemList.querySelectorAll("li"), function (li) { li.classList.remove("current"); });
+    Array.prototype.forEach.call(problemsNode.querySelectorAll("li"), function (li) { li.classList.remove("current"); });
     if (item) item.classList.add("current");
   }
 
@@ -153,11 +158,12 @@
     if (!problems.length) return;
     var canvas = modeler.get("canvas");
     var overlays = modeler.get("overlays");
-    var counts = {};
-    problems.forEach(function (problem) {
+    var counts = {}, errorsAt = {};
+    var errors = problems.filter(isError), warnings = problems.filter(function (p) { return !isError(p); });
+    errors.concat(warnings).forEach(function (problem) {
       var element = elementFor(problem.element_id);
       var item = document.createElement("li");
-      item.className = "problem";
+      item.className = isError(problem) ? "problem" : "problem warning";
       var where = document.createElement(element ? "button" : "span");
       where.className = element ? "link problem-where" : "problem-where";
       var parts = [];
@@ -169,23 +175,33 @@
         where.setAttribute("data-element-id", element.id);
         where.addEventListener("click", function () { focusElement(element, item); });
         counts[element.id] = (counts[element.id] || 0) + 1;
+        if (isError(problem)) errorsAt[element.id] = true;
       }
       item.appendChild(where);
       item.appendChild(document.createTextNode("：" + problem.message));
-      problemList.appendChild(item);
+      (isError(problem) ? problemList : warningList).appendChild(item);
     });
     Object.keys(counts).forEach(function (id) {
-      canvas.addMarker(id, "wuyi-problem");
-      marked.push(id);
+      var marker = errorsAt[id] ? "wuyi-problem" : "wuyi-warning";   // an error outweighs a warning
+      canvas.addMarker(id, marker);
+      marked.push([id, marker]);
       var badge = document.createElement("span");
-      badge.className = "wuyi-problem-badge";
-      badge.title = counts[id] + " 处问题";
+      badge.className = errorsAt[id] ? "wuyi-problem-badge" : "wuyi-problem-badge warning";
+      badge.title = counts[id] + (errorsAt[id] ? " 处问题（含错误）" : " 条警告");
       badge.textContent = "!" + (counts[id] > 1 ? counts[id] : "");
       overlays.add(id, "wuyi-problem", { position: { top: -12, right: 12 }, html: badge });
     });
-    document.getElementById("problems-title").textContent = "流程图有 " + problems.length + " 处问题";
+    document.getElementById("error-count").textContent = "（" + errors.length + "）";
+    document.getElementById("warning-count").textContent = "（" + warnings.length + "）";
+    document.getElementById("problem-errors").hidden = !errors.length;
+    document.getElementById("problem-warnings").hidden = !warnings.length;
+    document.getElementById("problems-title").textContent = "流程图有 " + problems.length + " 处问题"
+      + "（" + errors.length + " 个错误，" + warnings.length + " 个警告）";
+    problemsNode.classList.toggle("only-warnings", !errors.length);
     problemsNode.hidden = false;
   }
+
+  function isError(problem) { return problem.severity !== "warning"; }
 
   // --- the actions ----------------------------------------------------------------------------
 
@@ -195,8 +211,11 @@
     }).then(function (result) {
       if (!result.ok) { status("error", errorText(result)); return; }
       showProblems(result.data.problems);
-      if (result.data.valid) status("success", "验证通过：没有发现问题，可以部署。");
-      else status("error", "验证未通过：共 " + result.data.problems.length + " 处问题，见下方列表。");
+      var errors = result.data.problems.filter(isError).length;
+      var warnings = result.data.problems.length - errors;
+      if (result.data.valid && !warnings) status("success", "验证通过：没有发现问题，可以部署。");
+      else if (result.data.valid) status("success", "验证通过：没有错误，可以部署；有 " + warnings + " 条警告（建模约定），建议改正，见下方列表。");
+      else status("error", "验证未通过：共 " + errors + " 个错误" + (warnings ? "、" + warnings + " 条警告" : "") + "，改正错误后才能部署，见下方列表。");
     });
   }
 
@@ -258,7 +277,7 @@
       var links = [{ href: deployed.versions_url, text: "查看版本" }];
       if (deployed.diff_url) links.push({ href: deployed.diff_url, text: "与上一版对比" });
       status("success", "已部署为流程 " + deployed.key + " 的第 " + deployed.version + " 版，新建的案件将使用此版本。"
-             + (deployed.warnings.length ? "提示：" + deployed.warnings.join("；") : ""), links);
+             + (deployed.warnings.length ? "警告（不影响运行，建议改正）：" + deployed.warnings.join("；") : ""), links);
     });
   }
 
