@@ -13,7 +13,7 @@ audit_event by (bpmn_id, action, at) read human_task.outcome since 8e0c0e1d0005;
 index any more, and every audit row paid for it.
 
 Revision ID: b16ace000008
-Revises: b2c0e1d00007
+Revises: m3c1a7f0e0b8
 Create Date: 2026-12-02 16:30:00
 
 """
@@ -21,7 +21,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'b16ace000008'
-down_revision = 'b2c0e1d00007'
+down_revision = 'm3c1a7f0e0b8'
 branch_labels = None
 depends_on = None
 

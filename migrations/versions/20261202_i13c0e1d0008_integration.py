@@ -1,7 +1,7 @@
 """Platform exchange (#13): integration_client, integration_ticket, integration_nonce, integration_outbox, integration_transfer
 
 Revision ID: i13c0e1d0008
-Revises: b2c0e1d00007
+Revises: p0a1b2c3d4e5
 Create Date: 2026-12-02 16:40:00
 
 """
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = 'i13c0e1d0008'
-down_revision = 'b2c0e1d00007'
+down_revision = 'p0a1b2c3d4e5'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """process_definition.called_xml: the files of the processes a version's call activities use (#14)
 
 Revision ID: m3c1a7f0e0b8
-Revises: b2c0e1d00007
+Revises: i13c0e1d0008
 Create Date: 2026-12-02 16:40:00
 
 """
@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql
 
 
 revision = 'm3c1a7f0e0b8'
-down_revision = 'b2c0e1d00007'
+down_revision = 'i13c0e1d0008'
 branch_labels = None
 depends_on = None
 
