@@ -215,6 +215,7 @@ class _Converter:
                 continue
             end_id, flow_id = f"{node.get('id')}_implicitEnd", f"{node.get('id')}_toImplicitEnd"
             end = etree.SubElement(container, _bpmn("endEvent"), id=end_id)
+            end.sourceline = node.sourceline   # a problem found at it is shown at the activity
             etree.SubElement(end, _bpmn("incoming")).text = flow_id
             etree.SubElement(container, _bpmn("sequenceFlow"), id=flow_id, sourceRef=node.get("id"), targetRef=end_id)
             for lane in self.root.iter(_bpmn("lane")):
@@ -691,6 +692,17 @@ def due_in_from(value, now: datetime) -> str | None:
     if instant is None:
         return None
     return f"{max(1, math.ceil((instant - now).total_seconds() / 60))}MIN"
+
+
+def normalise_structure(root) -> None:
+    """Only what Camunda reads differently from BPMN's letter, for the structural checks of the diagram
+    as drawn: a sequence flow without an id, and an activity without outgoing flows ending its path."""
+    converter = _Converter(root, {})
+    for flow in list(root.iter(_bpmn("sequenceFlow"))):
+        if not flow.get("id"):
+            converter.name_flow(flow)
+    for container in list(root.iter(_bpmn("process"), _bpmn("subProcess"), _bpmn("transaction"))):
+        converter.implicit_ends(container)
 
 
 def convert(root, decisions: dict[str, "DecisionInfo"] | None = None) -> Conversion:

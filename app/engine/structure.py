@@ -30,6 +30,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from app.engine import camunda
 from app.engine.definitions import BPMN_NS, NS, WARNING, BpmnInvalid, Problem, parse_xml
 
 _ACTIVITIES = ("task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
@@ -468,6 +469,8 @@ def check_structure(filename: str, content: bytes, forms_dir: str | Path | None 
         root = parse_xml(content, filename).getroot()
     except BpmnInvalid:
         return []
+    if camunda.is_camunda(root):   # implicit ends and id-less flows are Camunda 7's reading of a diagram
+        camunda.normalise_structure(root)
     problems = _duplicate_ids(root, filename)
     scopes = _scopes(root)
     all_nodes = {n for s in scopes for n in s.nodes}

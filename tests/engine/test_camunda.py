@@ -501,3 +501,13 @@ def test_a_read_only_field_cannot_be_changed_on_submit():
     validator = FormValidator(process.generated_forms[process.tasks["t"].properties["formJsonSchemaFilename"]])
     assert validator.errors({"caseNo": "JM-1"}) == {}
     assert "caseNo" in validator.errors({"caseNo": "JM-2"})
+
+
+def test_the_structure_check_reads_implicit_ends_and_id_less_flows_as_camunda_does():
+    from app.engine import check_structure
+    path = CORPUS / "form_types" / "FormDataTest.testGetFormFieldBuiltInTypes.bpmn"
+    assert check_structure(path.name, path.read_bytes()) == []
+    spiff = path.read_bytes().replace(b'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"', b"").replace(
+        b'camunda:candidateGroups="dummy"', b"")
+    spiff = b"\n".join(line for line in spiff.split(b"\n") if b"camunda:" not in line)
+    assert any("结束事件" in p.message for p in check_structure(path.name, spiff))   # BPMN's letter elsewhere
