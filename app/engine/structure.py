@@ -153,7 +153,9 @@ def _duplicate_ids(root, filename: str) -> list[Problem]:
     problems = []
     for element in root.iter():
         element_id = element.get("id") if isinstance(element.tag, str) else None
-        if not element_id:
+        # only BPMN's own elements carry XML ids: an extension's `id` is a name (a connector
+        # http/GetRequest, a parameter url that several service tasks use)
+        if not element_id or not (etree.QName(element).namespace or "").startswith("http://www.omg.org/spec/"):
             continue
         if not _XML_ID.match(element_id):
             problems.append(Problem(f"id “{element_id}” 无效：id 须以英文字母或下划线开头，只含英文字母、数字、"

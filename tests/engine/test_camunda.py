@@ -350,10 +350,13 @@ def test_the_old_activiti_namespace_is_read_as_camunda():
     assert "candidateUsers" in problem.message
 
 
-def test_a_diagram_breaking_the_bpmn_schema_is_refused_as_written():
+def test_a_diagram_breaking_the_bpmn_schema_is_checked_as_written_and_warned_about():
+    """A harmless break of the BPMN schema (#14 item 2) is a warning with its line, on the diagram as
+    written (not the converted one); the diagram still deploys."""
     content = doc(user_task()).replace(b'<bpmn:endEvent id="end" />', b'<bpmn:endEvent id="end" bogus="1" />')
     processes, (problem,) = parse(content)
-    assert processes == [] and "bogus" in problem.message and problem.line == 10
+    assert len(processes) == 1 and problem.severity == "warning"
+    assert "bogus" in problem.message and problem.line == 10
 
 
 # --- decisions ----------------------------------------------------------------------------------------
