@@ -393,7 +393,10 @@ def test_supplement_reaches_the_timeline_and_notifies_the_holders(client, portal
     html = case_page.get_data(as_text=True)
     assert case_page.status_code == 200
     assert "诉求人通过公众门户补充材料" in html and "审批单.pdf" in html and "登记建档" in html and number in html
-    # an empty one and a bad file are refused, the text kept
+    # an empty one, one over its length and a bad file are refused, the text kept
+    resp = client.post(f"/portal/case/{number}/supplement", data={"text": "长" * 2001})
+    assert resp.status_code == 422 and "不能超过 2000 字（当前 2001 字）" in error_at(resp.get_data(as_text=True), "text")
+    assert "长" * 2001 in resp.get_data(as_text=True)
     resp = client.post(f"/portal/case/{number}/supplement", data={"text": "  "})
     assert resp.status_code == 422 and "请填写补充说明或选择附件" in error_at(resp.get_data(as_text=True), "text")
     resp = client.post(f"/portal/case/{number}/supplement", content_type="multipart/form-data",
