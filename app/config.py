@@ -59,6 +59,21 @@ class Config:
     # Flask-Limiter: memory:// counts per process; set redis://… to share the limits between nodes
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # login protection (#15, README "登录保护"): failed logins throttled per account and per IP
+    # (only refused attempts count), and an account locked after consecutive failures
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes")
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "50 per 15 minutes")
+    LOGIN_LOCKOUT_THRESHOLD = int(os.environ.get("LOGIN_LOCKOUT_THRESHOLD", "5"))
+    LOGIN_LOCKOUT_MINUTES = float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+    # the remember-me cookie of "在此设备上保持登录": never read by scripts, not sent by other sites' requests
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    # security headers (app/security.py): HTTPS only in production
+    FORCE_HTTPS = False
+    HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600)))
+    # JSON request bodies nested deeper than this are refused with a 400 before anything parses them
+    MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "64"))
 
 
 class ProductionConfig(Config):
@@ -67,6 +82,8 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    FORCE_HTTPS = _flag("FORCE_HTTPS", True)   # off only behind a proxy that already redirects
 
 
 class TestConfig(Config):
@@ -77,6 +94,9 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     DEMO_PASSWORD = "demo12345"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashes keep the suite quick
+    # the suite logs in very often from one address: the tests of the throttling set these low
+    LOGIN_LIMIT_PER_ACCOUNT = "10000 per minute"
+    LOGIN_LIMIT_PER_IP = "10000 per minute"
 
 
 def config_for_env():
