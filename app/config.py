@@ -72,6 +72,8 @@ class Config:
     # security headers (app/security.py): HTTPS only in production
     FORCE_HTTPS = False
     HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600)))
+    # reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none)
+    PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", "0"))
     # JSON request bodies nested deeper than this are refused with a 400 before anything parses them
     MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "64"))
 

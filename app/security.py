@@ -7,11 +7,13 @@
 * security headers on every answer (flask-talisman): a CSP with a per-request nonce and no
   'unsafe-inline' for scripts (templates carry no inline script and no on* attribute; a test scans
   them), frame-ancestors 'none' and X-Frame-Options DENY, X-Content-Type-Options nosniff,
-  Referrer-Policy; HSTS and the redirect to HTTPS only in production (FORCE_HTTPS).
+  Referrer-Policy; HSTS and the redirect to HTTPS only in production (FORCE_HTTPS; /healthz is
+  spared); PROXY_FIX_HOPS trusts that many proxies' X-Forwarded-For/-Proto/-Host, so the per-IP
+  login throttle sees the client's address, not the proxy's.
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, redirect, request
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
@@ -57,7 +59,13 @@ def register_security(app: Flask, api) -> None:
     app.url_map.converters["int"] = IdConverter
     api.register_converter(IdConverter, integerconverter2paramschema)
     production = app.config["ENV_NAME"] == "production"
-    Talisman(app, force_https=bool(app.config.get("FORCE_HTTPS")) and production,
+    if app.config.get("PROXY_FIX_HOPS"):   # behind a reverse proxy: the client's address and scheme
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = int(app.config["PROXY_FIX_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    if production and app.config.get("FORCE_HTTPS"):
+        app.before_request(redirect_to_https)
+    Talisman(app, force_https=False,   # redirect_to_https does it, sparing /healthz
              strict_transport_security=production,
              strict_transport_security_max_age=app.config["HSTS_SECONDS"],
              content_security_policy=CSP, content_security_policy_nonce_in=["script-src"],
@@ -66,6 +74,16 @@ def register_security(app: Flask, api) -> None:
              session_cookie_secure=bool(app.config.get("SESSION_COOKIE_SECURE")),
              session_cookie_http_only=True, session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"])
     app.before_request(refuse_deep_json)
+
+
+def redirect_to_https():
+    """Production over plain HTTP: the same address over HTTPS (301; 308 keeps a POST a POST).
+    /healthz answers as it is: load balancers and probes ask over plain HTTP."""
+    if request.is_secure or request.headers.get("X-Forwarded-Proto", "http") == "https" \
+            or request.path == "/healthz":
+        return None
+    return redirect(request.url.replace("http://", "https://", 1),
+                    code=301 if request.method in ("GET", "HEAD") else 308)
 
 
 def refuse_deep_json():

@@ -138,13 +138,32 @@ def test_pages_carry_the_security_headers(seeded, browser):
     assert again != csp   # a fresh nonce on each answer
 
 
+def test_behind_a_proxy_the_client_address_counts(tmp_path):
+    from app.auth.throttle import ip_key
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite'}", "PROXY_FIX_HOPS": 1},
+                     config_class=TestConfig)
+    seen = {}
+
+    @app.get("/_probe")
+    def probe():
+        seen["key"] = ip_key()
+        return "ok"
+    app.test_client().get("/_probe", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert seen["key"] == "login-ip:203.0.113.7"
+
+
 def test_hsts_and_https_only_in_production(tmp_path):
     app = production_app(tmp_path)
     client = app.test_client()
-    plain = client.get("/healthz")
-    assert plain.status_code in (301, 302) and plain.headers["Location"].startswith("https://")
-    secure = client.get("/healthz", base_url="https://wuyi.example")
-    assert "max-age=" in secure.headers["Strict-Transport-Security"]
+    plain = client.get("/login")
+    assert plain.status_code == 301 and plain.headers["Location"] == "https://localhost/login"
+    posted = client.post("/api/v1/auth/token", json={})
+    assert posted.status_code == 308 and posted.headers["Location"].startswith("https://")
+    assert client.get("/healthz").status_code == 200   # probes ask over plain HTTP
+    secure = client.get("/login", base_url="https://wuyi.example")
+    assert secure.status_code == 200 and "max-age=" in secure.headers["Strict-Transport-Security"]
+    proxied = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert proxied.status_code == 200
     dev = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'd.sqlite'}"}, config_class=TestConfig)
     assert dev.test_client().get("/healthz").status_code == 200
 
