@@ -192,3 +192,22 @@ def test_the_template_scan_catches_what_the_csp_would_block():
     assert not offenders('<script src="/static/js/forms.js" defer></script>')
     assert not offenders('<script type="application/json" id="d">{"a": 1}</script>')
     assert not offenders('<p data-once="1" class="online">')
+
+
+def test_json_depth_is_measured_without_recursion():
+    from app import jsondepth
+    assert jsondepth.depth_of(1) == 0 and jsondepth.depth_of([]) == 1 and jsondepth.depth_of({"a": [1, {}]}) == 3
+    assert jsondepth.loads('{"a": [1, 2]}') == {"a": [1, 2]}
+    assert jsondepth.depth_of(jsondepth.loads("[" * 64 + "]" * 64)) == 64
+    for text in ("[" * 65 + "]" * 65, deep(5000), '{"a":' * 3000 + "1" + "}" * 3000):
+        with pytest.raises(jsondepth.JsonTooDeep, match="JSON 嵌套层数过多（最多 64 层）"):
+            jsondepth.loads(text)
+    with pytest.raises(ValueError):
+        jsondepth.loads("{ broken")
+
+
+def test_a_deep_json_text_in_the_form_workbench_is_a_problem_of_its_part():
+    from app.designer.services import FormCheck, _parse_json_part
+    check = FormCheck()
+    assert _parse_json_part(check, "schema", deep(5000), required=True) is None
+    assert check.problems["schema"] and "嵌套层数过多" in check.problems["schema"][0]
