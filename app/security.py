@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, current_app, redirect, request
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
@@ -52,6 +54,18 @@ CSP = {
 }
 
 
+def policy(app: Flask) -> dict:
+    """CSP of this app: a single sign-on issuer (OIDC_ISSUER) may receive the login form's redirect
+    (form-action applies to the redirects after a form is sent)."""
+    csp = dict(CSP)
+    issuer = app.config.get("OIDC_ISSUER")
+    if issuer:
+        parts = urlsplit(issuer)
+        if parts.scheme and parts.netloc:
+            csp["form-action"] = ["'self'", f"{parts.scheme}://{parts.netloc}"]
+    return csp
+
+
 def register_security(app: Flask, api) -> None:
     from flask_smorest.spec.plugins import integerconverter2paramschema
     from flask_talisman import Talisman
@@ -68,7 +82,7 @@ def register_security(app: Flask, api) -> None:
     Talisman(app, force_https=False,   # redirect_to_https does it, sparing /healthz
              strict_transport_security=production,
              strict_transport_security_max_age=app.config["HSTS_SECONDS"],
-             content_security_policy=CSP, content_security_policy_nonce_in=["script-src"],
+             content_security_policy=policy(app), content_security_policy_nonce_in=["script-src"],
              frame_options="DENY", referrer_policy="strict-origin-when-cross-origin",
              # the session cookie's flags stay those of the config (Secure in production only)
              session_cookie_secure=bool(app.config.get("SESSION_COOKIE_SECURE")),

@@ -138,6 +138,13 @@ def test_pages_carry_the_security_headers(seeded, browser):
     assert again != csp   # a fresh nonce on each answer
 
 
+def test_a_single_sign_on_issuer_may_receive_the_login_form(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'o.sqlite'}",
+                      "OIDC_ISSUER": "https://id.gd.gov.example/realms/jm"}, config_class=TestConfig)
+    csp = app.test_client().get("/healthz").headers["Content-Security-Policy"]
+    assert "form-action 'self' https://id.gd.gov.example;" in csp
+
+
 def test_behind_a_proxy_the_client_address_counts(tmp_path):
     from app.auth.throttle import ip_key
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite'}", "PROXY_FIX_HOPS": 1},
