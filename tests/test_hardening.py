@@ -218,3 +218,16 @@ def test_a_deep_json_text_in_the_form_workbench_is_a_problem_of_its_part():
     check = FormCheck()
     assert _parse_json_part(check, "schema", deep(5000), required=True) is None
     assert check.problems["schema"] and "嵌套层数过多" in check.problems["schema"][0]
+
+
+def test_a_refused_diagram_answers_the_documented_error_body(app, seeded, api):
+    """The 422 of a deploy lists its problems under error.problems: documented in ErrorSchema."""
+    from jsonschema import Draft4Validator
+    spec = api.get("/api/v1/openapi.json").get_json()
+    resp = api.post("/api/v1/designer/deploy", "admin", json={"xml": "<x/>", "message": "试部署"})
+    assert resp.status_code == 422 and resp.get_json()["error"]["problems"]
+    body = spec["components"]["schemas"]["ErrorBody"]
+    assert "problems" in body["properties"]
+    Draft4Validator(body).validate(resp.get_json()["error"])
+    documented = spec["paths"]["/api/v1/designer/deploy"]["post"]["responses"]["422"]
+    assert documented["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}

@@ -267,6 +267,8 @@ class ErrorBodySchema(StrictSchema):
                                  metadata={"description": "field path -> messages (422)"})
     element_id = fields.String(metadata={"description": "BPMN element of a script error (500)"})
     line = fields.Integer(metadata={"description": "line in the script of a script error (500)"})
+    problems = fields.List(fields.Dict(), metadata={
+        "description": "every problem of a refused diagram (422 bpmn_invalid): file, line, element_id, message"})
 
 
 class ErrorSchema(StrictSchema):
