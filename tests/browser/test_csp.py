@@ -114,3 +114,18 @@ def test_an_inline_script_would_be_reported(demo_server, csp_page):
     csp_page.wait_for_function("window.__cspViolations.length > 0")
     assert csp_page.evaluate("window.x") is None
     assert any("script-src" in v for v in violations(csp_page))
+
+
+def test_the_login_page_after_repeated_failures(demo_server, csp_page):
+    """Five wrong passwords lock the account: the same message as a wrong password, the username kept."""
+    for attempt in range(6):
+        csp_page.goto(demo_server.url + "/login")
+        csp_page.fill("#username", "dispatch1")
+        csp_page.fill("#password", "wrong-password" if attempt < 5 else "demo12345")
+        csp_page.click("button[type=submit]:has-text('登录')")
+        csp_page.wait_for_selector("#password-error")
+    assert "/login" in csp_page.url
+    assert "连续多次登录失败的账户会被暂时锁定" in csp_page.inner_text("#password-error")
+    assert csp_page.input_value("#username") == "dispatch1"
+    csp_page.screenshot(path=str(ARTIFACTS / "csp-login-locked.png"), full_page=True)
+    assert violations(csp_page) == [] and csp_page.errors == []
