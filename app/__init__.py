@@ -76,6 +76,8 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     smorest_api.init_app(app)
+    from app.security import register_security
+    register_security(app, smorest_api)   # before the blueprints: their <int:...> ids take its converter
     from app.auth import services as auth_services  # noqa: F401  (registers the user loaders)
 
 

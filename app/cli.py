@@ -39,6 +39,35 @@ def create_user(username, display_name, groups, email, password):
     click.echo(f"{'created' if created else 'updated'} user {user.username} groups={sorted(user.group_names)}")
 
 
+@users_cli.command("unlock")
+@click.argument("username")
+@click.option("--reason", default="管理员在命令行解锁", show_default=True, help="解锁原因（记入审计）Reason (audited).")
+def unlock_user(username, reason):
+    """Lift a login lockout (and reset the failed-login count) of a user; audited."""
+    from app.auth import lockout, services
+    from app.errors import AppError
+    user = services.get_user_by_username(username)
+    if user is None:
+        raise click.ClickException(f"用户 {username} 不存在")
+    try:
+        lifted = lockout.unlock(user, None, reason)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"unlocked user {user.username}" if lifted else f"user {user.username} was not locked")
+
+
+@users_cli.command("locked")
+def list_locked():
+    """The users locked now after repeated failed logins, with the time each lock ends (UTC)."""
+    from app.auth import lockout
+    rows = lockout.locked_users()
+    for user in rows:
+        click.echo(f"{user.username}\t{user.display_name}\tlocked until {user.locked_until.isoformat()}")
+    if not rows:
+        click.echo("no locked users")
+
+
 @users_cli.command("create-group")
 @click.argument("name")
 @click.option("--title", required=True, help="中文名称；泳道按此名称匹配 Chinese title; lanes match on it.")

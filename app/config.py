@@ -81,6 +81,23 @@ class Config:
     PORTAL_CAPTCHA_TTL_SECONDS = 600
     # a fixed captcha text, for browser tests only; never honoured in production (app/portal/captcha.py)
     PORTAL_CAPTCHA_FIXED_TEXT = os.environ.get("PORTAL_CAPTCHA_FIXED_TEXT") or None
+    # login protection (#15, README "登录保护"): failed logins throttled per account and per IP
+    # (only refused attempts count), and an account locked after consecutive failures
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes")
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "50 per 15 minutes")
+    LOGIN_LOCKOUT_THRESHOLD = int(os.environ.get("LOGIN_LOCKOUT_THRESHOLD", "5"))
+    LOGIN_LOCKOUT_MINUTES = float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+    # the remember-me cookie of "在此设备上保持登录": never read by scripts, not sent by other sites' requests
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    # security headers (app/security.py): HTTPS only in production
+    FORCE_HTTPS = False
+    HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600)))
+    # reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none)
+    PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", "0"))
+    # JSON request bodies nested deeper than this are refused with a 400 before anything parses them
+    MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "64"))
 
 
 class ProductionConfig(Config):
@@ -90,6 +107,8 @@ class ProductionConfig(Config):
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SESSION_COOKIE_SECURE = True
     PORTAL_CAPTCHA_FIXED_TEXT = None
+    REMEMBER_COOKIE_SECURE = True
+    FORCE_HTTPS = _flag("FORCE_HTTPS", True)   # off only behind a proxy that already redirects
 
 
 class TestConfig(Config):
@@ -100,6 +119,9 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     DEMO_PASSWORD = "demo12345"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashes keep the suite quick
+    # the suite logs in very often from one address: the tests of the throttling set these low
+    LOGIN_LIMIT_PER_ACCOUNT = "10000 per minute"
+    LOGIN_LIMIT_PER_IP = "10000 per minute"
 
 
 def config_for_env():

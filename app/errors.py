@@ -87,6 +87,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException):
+        if getattr(exc, "response", None) is not None:   # an answer made for it (the login throttle's)
+            return exc.response
         status = exc.code or 500
         body = {"code": _code_for(status), "message": HTTP_MESSAGES.get(status, exc.name)}
         messages = getattr(exc, "data", {}).get("messages") if hasattr(exc, "data") else None

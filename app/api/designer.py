@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from app.api.common import require_user
-from app.api.schemas import StrictSchema
+from app.api.schemas import ErrorSchema, StrictSchema
 from app.designer import migrate as migration
 from app.designer import services
 from app.errors import FormInvalid
@@ -216,7 +216,7 @@ def validate_diagram():
 @blp.doc(**XML_BODY_DOC)
 @blp.response(201, DeployResultSchema)
 @blp.alt_response(200, schema=DeployResultSchema, description="unchanged: no new version")
-@blp.alt_response(422, description="the diagram has problems: error.problems lists every one")
+@blp.alt_response(422, schema=ErrorSchema, description="the diagram has problems: error.problems lists every one")
 def deploy():
     """Deploy a diagram as a new version with a message: JSON {xml, message}, or the XML as the body
     and ?message=. 422 with every problem when one is an error (warnings alone do not stop it: they

@@ -66,7 +66,27 @@ class StrictSchema(Schema):
         ordered = True
 
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        _bounded(field_obj)
         _in_chinese(field_obj)
+
+
+# an integer the database cannot hold was a 500 (SQLite: "Python int too large", PostgreSQL: out of
+# range): every loaded integer, in a query, a body or a list, gets the database's bound (app/security.py)
+INT_MAX = 2**31 - 1
+
+
+def _bounded(field: fields.Field) -> None:
+    inner = getattr(field, "inner", None)
+    if isinstance(inner, fields.Field):
+        _bounded(inner)
+    if not isinstance(field, fields.Integer) or field.dump_only:
+        return
+    if any(isinstance(v, validate.Range) and v.max is not None for v in field.validators):
+        return
+    lows = [v.min for v in field.validators if isinstance(v, validate.Range) and v.min is not None]
+    bound = validate.Range(min=-INT_MAX - 1 if not lows else None, max=INT_MAX)
+    bound.error = _validator_message(bound)
+    field.validators = [*field.validators, bound]
 
 
 class TokenRequestSchema(StrictSchema):
@@ -247,6 +267,8 @@ class ErrorBodySchema(StrictSchema):
                                  metadata={"description": "field path -> messages (422)"})
     element_id = fields.String(metadata={"description": "BPMN element of a script error (500)"})
     line = fields.Integer(metadata={"description": "line in the script of a script error (500)"})
+    problems = fields.List(fields.Dict(), metadata={
+        "description": "every problem of a refused diagram (422 bpmn_invalid): file, line, element_id, message"})
 
 
 class ErrorSchema(StrictSchema):

@@ -33,6 +33,8 @@ class AuditAction:
     VIEW_IDENTITY = "view_identity"   # an allowed user saw a confidential reporter's identity (信访工作条例 §30)
     MIGRATE = "migrate"           # a running instance moved to a newer version of its process
     CANCEL = "cancel"             # an instance cancelled (撤销) by a supervisor (data: reason, cancelled_tasks)
+    LOCK = "lock"                 # an account locked after repeated failed logins (data: username, failures, until)
+    UNLOCK = "unlock"             # a lock lifted by an administrator (data: username, reason, was_locked)
 
 
 class AuditEvent(db.Model):

@@ -60,9 +60,10 @@ def get_user_by_username(username: str) -> User | None:
 
 def issue_token(username: str, password: str) -> tuple[str, ApiToken]:
     """Check the password and issue a bearer token. Raises Unauthorized. Commits."""
-    user = get_user_by_username(username or "")
-    if user is None or not user.is_active_user or not check_password_hash(user.password_hash, password or ""):
-        raise Unauthorized("用户名或密码不正确")
+    from app.auth.lockout import LOGIN_FAILED_MESSAGE, authenticate
+    user = authenticate(username or "", password or "")
+    if user is None:
+        raise Unauthorized(LOGIN_FAILED_MESSAGE)
     token = secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, token_hash=_hash_token(token),
                    expires_at=utcnow() + timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"]))

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 from lxml import etree
 
-from app import engine
+from app import engine, jsondepth
 from app.auth.models import ROLE_DESIGNER, User
 from app.designer.diff import BPMN_NS, DiffError, diff_bpmn, parse_document
 from app.designer.models import DesignerDraft
@@ -406,7 +406,10 @@ def _parse_json_part(check: FormCheck, part: str, text: str | None, *, required:
             check.problems.setdefault(part, []).append(f"{PART_TITLES[part]}不能为空")
         return None
     try:
-        value = json.loads(text)
+        value = jsondepth.loads(text)
+    except jsondepth.JsonTooDeep as exc:
+        check.problems.setdefault(part, []).append(f"{PART_TITLES[part]}：{exc}")
+        return None
     except json.JSONDecodeError as exc:
         check.problems.setdefault(part, []).append(
             f"{PART_TITLES[part]}不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，{JSON_ERRORS.get(exc.msg, exc.msg)}")

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from werkzeug.security import check_password_hash
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.auth.models import User
-from app.auth.services import get_user_by_username
+from app.auth.lockout import LOGIN_FAILED_MESSAGE, authenticate
+from app.auth.throttle import THROTTLED_MESSAGE, throttled
 from app.web.applications import home_url
 
 bp = Blueprint("auth", __name__)
@@ -24,11 +24,16 @@ class LoginForm(FlaskForm):
 
 
 def check_credentials(username: str, password: str) -> User | None:
-    """The active user with this password, else None (same answer for unknown user and wrong password)."""
-    user = get_user_by_username(username)
-    if user is None or not user.is_active_user or not check_password_hash(user.password_hash, password):
-        return None
-    return user
+    """The active, unlocked user with this password, else None (the same answer for an unknown user,
+    a wrong password and a locked account; failures counted, app/auth/lockout.py)."""
+    return authenticate(username, password)
+
+
+def _throttled_page(request_limit):
+    """Too many failed logins (app/auth/throttle.py): the form again, with the username kept."""
+    form = LoginForm()
+    form.password.errors = [THROTTLED_MESSAGE]
+    return make_response(render_template("auth/login.html", form=form), 429)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -42,6 +47,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttled(on_breach=_throttled_page)
 def login():
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
@@ -54,7 +60,7 @@ def login():
             login_user(user, remember=form.remember.data)
             flash(f"欢迎，{user.display_name}", "success")
             return redirect(safe_next(request.args.get("next")) or home_url(user))
-        form.password.errors.append("用户名或密码不正确")
+        form.password.errors.append(LOGIN_FAILED_MESSAGE)
         status = 401
     elif request.method == "POST":
         status = 400

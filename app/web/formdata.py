@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from werkzeug.datastructures import FileStorage, MultiDict
 
+from app import jsondepth
 from app.calendar import SHANGHAI
 from app.numbers import whole_number
 from app.taskforms.schema import (MAX_ROWS, join_path, kind_of, options_of, ordered_properties, resolve, row_path,
@@ -173,7 +174,9 @@ class _Reader:
         if not text:
             return _ABSENT
         try:
-            return json.loads(text)
+            return jsondepth.loads(text)
+        except jsondepth.JsonTooDeep as exc:
+            return self.fail(path, text, str(exc))
         except ValueError:
             return self.fail(path, text, "请填写有效的 JSON")
 

@@ -12,6 +12,7 @@ ACTIONS = {
     "extend": "延期", "recalculate": "重新计算时限", "view_identity": "查阅身份信息", "end": "流程结束",
     "remind": "催办", "supervise": "督办", "reassign": "改派任务", "refuse_extension": "不批准延期",
     "retry": "重试异常", "migrate": "迁移流程版本", "cancel": "撤销流程",
+    "lock": "锁定账户", "unlock": "解锁账户",
 }
 # the data keys of a supervisor's actions and of the system's records in the audit trail
 # (app/supervision/actions.py, app/deadlines/escalation.py, timers, delegation, migration), for the timeline

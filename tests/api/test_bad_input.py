@@ -19,7 +19,8 @@ def test_no_token_is_401_json(seeded, client):
 def test_wrong_password_is_401(seeded, client):
     resp = client.post("/api/v1/auth/token", json={"username": "intake1", "password": "nope-nope"})
     assert resp.status_code == 401
-    assert resp.get_json()["error"]["message"] == "用户名或密码不正确"
+    assert resp.get_json()["error"]["message"] == (
+        "用户名或密码不正确；连续多次登录失败的账户会被暂时锁定，请稍后再试或联系管理员")   # #15: one answer, locked or not
 
 
 def test_token_request_without_fields_is_422_per_field(seeded, client):
