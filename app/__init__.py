@@ -94,6 +94,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     register_api(smorest_api, csrf)
     register_web(app)
+    from app.admin.views import bp as admin_bp   # issue #15: /admin
+    app.register_blueprint(admin_bp)
 
     @app.get("/")
     def home():
