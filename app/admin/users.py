@@ -148,7 +148,8 @@ def set_groups(actor: User, user: User, group_ids, reason_text: str) -> User:
     if errors:
         raise FormInvalid("请按提示修改后再提交", fields=errors)
     if actor.id == user.id and any(g.name == "admin" for g in user.groups) and not any(g.name == "admin" for g in groups):
-        raise FormInvalid("不能取消自己的系统管理员身份", fields={"groups": ["请由另一位系统管理员操作"]})
+        raise FormInvalid("不能取消自己的系统管理员身份",
+                          fields={"groups": ["不能取消自己的系统管理员身份，请由另一位系统管理员操作"]})
     before = _titles(user.groups)
     user.groups = groups
     record(actor, AdminAction.USER_GROUPS, reason, label=_label(user), user_id=user.id, before=before,
@@ -164,7 +165,7 @@ def set_active(actor: User, user: User, active: bool, reason_text: str) -> User:
     if errors:
         raise FormInvalid("请填写操作理由", fields=errors)
     if not active and actor.id == user.id:
-        raise FormInvalid("不能停用自己的账号", fields={"reason": ["请由另一位系统管理员操作"]})
+        raise FormInvalid("不能停用自己的账号", fields={"reason": ["不能停用自己的账号，请由另一位系统管理员操作"]})
     if user.is_active_user == active:
         raise Conflict("该用户已启用" if active else "该用户已停用")
     user.is_active_user = active

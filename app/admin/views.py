@@ -66,11 +66,11 @@ def user_new():
                            choices=_group_choices(), rules=RULES_TEXT), status
 
 
-def _user_page(user, errors=None, form=None, which=None, status=200):
+def _user_page(user, errors=None, form=None, which=None, status=200, message=None):
     selected = set(request.form.getlist("groups")) if which == "groups" else {str(g.id) for g in user.groups}
     return render_template("admin/user_edit.html", user=user, errors=errors or {}, form=form or {}, which=which,
                            selected=selected, choices=_group_choices(), rules=RULES_TEXT,
-                           locked=users.is_locked(user)), status
+                           locked=users.is_locked(user), message=message), status
 
 
 @bp.get("/users/<int:user_id>")
@@ -83,7 +83,7 @@ def _user_action(user_id: int, which: str, action, done: str):
     try:
         action(user)
     except FormInvalid as exc:
-        return _user_page(user, exc.fields, request.form, which, 422)
+        return _user_page(user, exc.fields, request.form, which, 422, exc.message)
     except Conflict as exc:
         flash(exc.message, "error")
         return redirect(url_for("admin.user_edit", user_id=user.id))
