@@ -195,3 +195,20 @@ def test_provider_down_is_a_clear_message(app, client, sso, monkeypatch):
     monkeypatch.setitem(app.config, "OIDC_ISSUER", "http://127.0.0.1:9")   # nothing listens there
     resp = _get(client, "/login/oidc")
     assert resp.status_code == 503 and "暂时无法访问" in resp.get_data(as_text=True)
+
+
+def test_a_provider_that_names_another_issuer_is_refused(app, client, sso, monkeypatch):
+    # the same server reached by another name: its discovery document names 127.0.0.1, not localhost
+    monkeypatch.setitem(app.config, "OIDC_ISSUER", sso.issuer.replace("127.0.0.1", "localhost"))
+    resp = _get(client, "/login/oidc")
+    assert resp.status_code == 302
+    back = requests.get(resp.headers["Location"].replace("localhost", "127.0.0.1"), allow_redirects=False, timeout=10)
+    text = _refusal(client, back.headers["Location"], status=503)
+    assert "issuer 不一致" in text
+
+
+def test_the_person_cancelling_at_the_provider_is_told_so(client, sso):
+    url = start_login(client)
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    text = _refusal(client, f"/login/oidc/callback?error=access_denied&state={state}")
+    assert "取消了登录" in text
