@@ -123,10 +123,44 @@ def _row(event: AuditEvent, name, username, number, titles) -> dict:
             "details": _details(data)}
 
 
+# the data keys of audit events as the viewer and the CSV name them (ids stay out: people read titles)
+DETAIL_TITLES = {
+    "day": "日期", "before": "原为", "after": "调整为", "moved": "调整的办理时限", "groups": "用户组",
+    "changes": "修改", "year": "年度", "status": "状态", "notice": "文号", "days_written": "写入天数", "version": "版本",
+    "file": "文件", "due_before": "原时限", "due_after": "新时限", "provisional": "暂定",
+    "must_change_password": "下次登录须改密码", "created": "新建", "display_name": "姓名", "phone": "电话",
+    "email": "电子邮箱", "title": "名称", "level": "层级", "parent": "上级单位", "subject": "统一身份标识",
+    "data": "办理数据",
+}
+HIDDEN_KEYS = {"reason", "user_id", "group_id", "job_id", "from_definition_id", "payload", "as", "description"}
+
+
+def _value(value) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return "、".join(_value(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return "，".join(f"{DETAIL_TITLES.get(k, k)} {_change(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _change(value) -> str:
+    if isinstance(value, list) and len(value) == 2 and not any(isinstance(v, (list, dict)) for v in value):
+        return f"{_value(value[0])} → {_value(value[1])}"
+    return _value(value)
+
+
 def _details(data) -> str:
     if not isinstance(data, dict):
         return ""
-    return "；".join(f"{k}: {v}" for k, v in data.items() if k != "reason" and v not in (None, "", [], {}))[:500]
+    from app.web.labels import ACTION_DETAILS
+    titles = {**ACTION_DETAILS, **DETAIL_TITLES}
+    parts = [f"{titles.get(k, k)}：{_value(v)}" for k, v in data.items()
+             if k not in HIDDEN_KEYS and v not in (None, "", [], {})]
+    return "；".join(parts)[:500]
 
 
 def search(f: AuditFilters, page: int = 1, per_page: int = 50) -> tuple[list[dict], int]:

@@ -229,7 +229,7 @@ def apply_schedule(actor: User, schedule: YearSchedule, reason_text: str) -> tup
     days = write_year_overrides(db.session, schedule)
     count = _recompute(actor, now, {"year": schedule.year})
     record(actor, AdminAction.CALENDAR_LOAD, reason, label=f"{schedule.year} 年", year=schedule.year,
-           notice=schedule.notice, days=days, moved=count)
+           notice=schedule.notice, days_written=days, moved=count)
     db.session.commit()
     due_dates.forget_calendar()
     return days, count

@@ -128,6 +128,16 @@ def _fields(form: dict, errors: dict, group: Group | None) -> dict:
     return {"title": title, "level": level, "parent_id": parent.id if parent else None}
 
 
+def _titled(changes: dict) -> dict:
+    """The audit's view of a change: the parent unit's title and the level's name, not their codes."""
+    out = dict(changes)
+    if "parent_id" in out:
+        out["parent"] = [db.session.get(Group, i).title if i else None for i in out.pop("parent_id")]
+    if "level" in out:
+        out["level"] = [LEVELS.get(v) if v else None for v in out["level"]]
+    return out
+
+
 def create_group(actor: User, form: dict) -> Group:
     """A lane group or a unit (optionally with its `_head` group). Commits."""
     errors: dict = {}
@@ -182,6 +192,6 @@ def update_group(actor: User, group: Group, form: dict) -> Group:
         raise FormInvalid("没有修改任何内容", fields={"title": ["与原来相同"]})
     for key, (_, new) in changes.items():
         setattr(group, key, new)
-    record(actor, AdminAction.GROUP_UPDATE, reason, label=group.title, group_id=group.id, changes=changes)
+    record(actor, AdminAction.GROUP_UPDATE, reason, label=group.title, group_id=group.id, changes=_titled(changes))
     db.session.commit()
     return group

@@ -56,6 +56,14 @@ def test_every_action_with_titles_and_filters(admin, api):
                                                                  "&date_to=2026-03-03"))
 
 
+def test_details_are_in_words_not_codes(admin):
+    user = get_user_by_username("qa1")
+    admin.post(f"/admin/users/{user.id}/profile", {"display_name": user.display_name, "phone": "13800000001",
+                                                   "reason": "补录"})
+    rows = _rows(admin.get("/admin/audit?action=user_update"))
+    assert "电话 — → 13800000001" in rows and "user_id" not in rows and "phone" not in rows
+
+
 def test_bad_filters_are_named_and_kept(admin):
     resp = admin.get("/admin/audit?date_from=2026-02-30&user=someone")
     text = resp.get_data(as_text=True)

@@ -80,7 +80,7 @@ def test_loading_a_schedule_previews_the_moved_deadlines_then_saves(admin, api, 
     after = _task(task.id)
     assert after.due_at == datetime(2027, 1, 5, 23, 59, 59, tzinfo=CST) and after.due_provisional is False
     load, = audit_rows("calendar_load")
-    assert load.data["days"] == 365 and load.data["moved"] == 1 and load.data["reason"] == "国务院通知已发布"
+    assert load.data["days_written"] == 365 and load.data["moved"] == 1 and load.data["reason"] == "国务院通知已发布"
     recalc, = audit_rows("recalculate")
     assert recalc.human_task_id == task.id and recalc.case_id == task.case_id
     # now the year may be marked official

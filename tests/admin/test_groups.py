@@ -23,7 +23,7 @@ def test_the_page_shows_units_with_their_heads_and_the_lane_titles(admin):
 
 def test_build_the_tree_district_town_village(admin):
     ts = _group("ts_gov")
-    admin.post(f"/admin/groups/{ts.id}", {"title": ts.title, "level": "district", "reason": "设定层级"})
+    assert ts.level == "district" and _group("jm_scjgj").level == "city"     # the demo units' levels
     resp = admin.post("/admin/groups/new", {"kind": "unit", "name": "ts_chonglou_gov", "title": "台山市冲蒌镇人民政府",
                                             "parent_id": str(ts.id), "level": "town", "with_head": "1",
                                             "reason": "纳入镇级承办单位"})
@@ -44,6 +44,13 @@ def test_build_the_tree_district_town_village(admin):
     assert event.data["created"] == ["台山市冲蒌镇人民政府", "台山市冲蒌镇人民政府负责人"]
     assert event.data["reason"] == "纳入镇级承办单位"
     # a unit cannot be put under its own descendant
+    village = _group("ts_chonglou_village1")
+    moved = admin.post(f"/admin/groups/{village.id}", {"title": village.title, "parent_id": str(ts.id),
+                                                        "level": "town", "reason": "调整隶属"})
+    assert moved.status_code == 302
+    text = admin.get("/admin/audit?action=group_update").get_data(as_text=True)
+    assert "上级单位 台山市冲蒌镇人民政府 → 台山市人民政府" in text and "层级 村（社区）级 → 镇（街）级" in text
+    assert "village" not in text.split("<tbody>")[1]
     cycle = admin.post(f"/admin/groups/{ts.id}", {"title": ts.title, "parent_id": str(_group("ts_chonglou_village1").id),
                                                   "level": "district", "reason": "误操作"})
     assert cycle.status_code == 422 and "不能是本单位或其下级单位" in cycle.get_data(as_text=True)
