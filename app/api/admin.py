@@ -4,7 +4,7 @@ from marshmallow import fields, validate
 
 from app.admin import users
 from app.api.common import require_user
-from app.api.schemas import StrictSchema
+from app.api.schemas import ErrorSchema, StrictSchema
 from app.errors import Forbidden
 
 PREFIX = "/admin"
@@ -54,6 +54,8 @@ def _dump(user) -> dict:
 @blp.get("/users")
 @blp.arguments(AdminUserQuerySchema, location="query")
 @blp.response(200, AdminUserListSchema)
+@blp.alt_response(401, schema=ErrorSchema, description="not logged in")
+@blp.alt_response(403, schema=ErrorSchema, description="not an administrator")
 def list_users(query):
     """Every account (or those matching q), with its lockout and password-change state."""
     _admin()
@@ -63,6 +65,10 @@ def list_users(query):
 @blp.post("/users/<int:user_id>/unlock")
 @blp.arguments(ReasonSchema)
 @blp.response(200, AdminUserSchema)
+@blp.alt_response(401, schema=ErrorSchema, description="not logged in")
+@blp.alt_response(403, schema=ErrorSchema, description="not an administrator")
+@blp.alt_response(404, schema=ErrorSchema, description="no such user")
+@blp.alt_response(409, schema=ErrorSchema, description="the account is not locked")
 def unlock_user(body, user_id):
     """Lift an account's temporary lockout (audited with the reason); 409 when it is not locked."""
     actor = _admin()

@@ -120,7 +120,8 @@ def test_an_override_previews_then_moves_the_deadline(admin, api, clock):
 def test_each_bad_override_input_is_named(admin):
     for change, field, message in [({"day": "2027-13-01"}, "day", "格式 YYYY-MM-DD"),
                                    ({"is_working": ""}, "is_working", "请选择工作日或休息日"),
-                                   ({"reason": ""}, "reason", "请填写操作理由")]:
+                                   ({"reason": ""}, "reason", "请填写操作理由"),
+                                   ({"reason": "理" * 256}, "reason", "理由不超过 255 字")]:
         form = {"day": "2027-01-04", "is_working": "rest", "reason": "台风", "step": "preview", **change}
         resp = admin.post("/admin/calendar/override", form)
         text = resp.get_data(as_text=True)

@@ -46,6 +46,7 @@ def test_create_a_user_with_groups(admin):
     ({"password": "password123"}, "password", "过于常见"),
     ({"password": "12345678"}, "password", "过于常见"),
     ({"reason": " "}, "reason", "请填写操作理由"),
+    ({"reason": "理" * 501}, "reason", "理由不超过 500 字"),
     ({"groups": ["999999"]}, "groups", "所选用户组不存在"),
 ])
 def test_each_bad_input_is_named_and_the_form_keeps_what_was_typed(admin, change, field, message):
