@@ -206,6 +206,8 @@ def calendar_mark(year: int):
 def calendar_override():
     form = request.form
     year = _form_year(form.get("day"))
+    if form.get("step") == "edit":   # back from the preview to the fields, with what was typed
+        return _calendar_page(year, form=form, which="override")
     try:
         if form.get("step") != "save":
             day, working, reason, moved = cal.preview_override(form.get("day"), form.get("is_working"),

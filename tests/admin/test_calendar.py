@@ -105,7 +105,9 @@ def test_an_override_previews_then_moves_the_deadline(admin, api, clock):
     preview = admin.post("/admin/calendar/override", {**form, "step": "preview"})
     text = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "保存后将调整的办理时限（1 个）" in text and "确认保存" in text
-    assert 'value="台风停工（市政府通知）"' in text
+    assert 'value="台风停工（市政府通知）"' in text and 'type="hidden" name="day" value="2027-01-04"' in text
+    back = admin.post("/admin/calendar/override", {**form, "step": "edit"}).get_data(as_text=True)
+    assert 'id="o_day"' in back and 'value="2027-01-04"' in back and "确认保存" not in back
     assert _task(task.id).due_at == datetime(2027, 1, 4, 23, 59, 59, tzinfo=CST)
     saved = admin.post("/admin/calendar/override", {**form, "step": "save"})
     assert saved.status_code == 302
