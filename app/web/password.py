@@ -12,7 +12,7 @@ from app.web.applications import home_url
 from app.web.auth import safe_next
 
 bp = Blueprint("password", __name__)
-CHANGE_REQUIRED = "管理员已重置您的密码，请先修改密码后再继续使用"
+CHANGE_REQUIRED = "您的密码由系统管理员设置（新建账号或重置密码），请先修改为只有您知道的密码"
 # what a user who must change the password can still reach
 ALLOWED_ENDPOINTS = frozenset({"password.change", "auth.logout", "auth.login", "static", "favicon",
                                "api_auth.create_token"})

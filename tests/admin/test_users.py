@@ -165,13 +165,13 @@ def test_reset_password_forces_a_change_at_next_login(admin, browser, api):
     resp = api.get("/api/v1/tasks", user="qa1")
     assert resp.status_code == 403
     assert resp.get_json()["error"] == {"code": "password_change_required",
-                                        "message": "管理员已重置您的密码，请先修改密码后再继续使用（请在网页上登录并修改密码）"}
+                                        "message": "您的密码由系统管理员设置（新建账号或重置密码），请先修改为只有您知道的密码（请在网页上登录并修改密码）"}
     # the login leads to the change page, and every page leads back there
     person = browser("qa1", "Temp-pass-2026")
     resp = person.get("/tasks")
     assert resp.status_code == 302 and resp.headers["Location"].startswith("/password/change?next=/tasks")
     page = person.get("/password/change").get_data(as_text=True)
-    assert "管理员已重置您的密码" in page and "不能是常见密码" in page
+    assert "您的密码由系统管理员设置" in page and "不能是常见密码" in page
     for form, field, message in [
         ({"current_password": "wrong", "new_password": "Fresh-pass-2026", "confirm_password": "Fresh-pass-2026"},
          "current_password", "当前密码不正确"),

@@ -82,7 +82,7 @@ def test_an_administrator_manages_an_account_and_a_caseworker_is_refused(live_se
     # the new user must change the initial password before anything else
     _login(page, base, "zhao.liu", "Taishan-2026")
     page.wait_for_url(re.compile(r"/password/change"))
-    assert "管理员已重置您的密码" in page.inner_text(".alert.info")
+    assert "您的密码由系统管理员设置" in page.inner_text(".alert.info")
     page.fill("#f_current_password", "Taishan-2026")
     page.fill("#f_new_password", "Taishan-2027-new")
     page.fill("#f_confirm_password", "Taishan-2027-new")
