@@ -39,6 +39,8 @@ def test_create_a_user_with_groups(admin):
     ({"username": "a b"}, "username", "用户名为 2–80 位字母"),
     ({"username": "handler1"}, "username", "该用户名已被使用"),
     ({"display_name": ""}, "display_name", "请填写姓名"),
+    ({"display_name": "张" * 101}, "display_name", "姓名不超过 100 个字符"),
+    ({"password": "Aa-9" * 51}, "password", "密码不能超过 200 位"),
     ({"email": "not-an-email"}, "email", "电子邮箱格式不正确"),
     ({"phone": "call me"}, "phone", "电话号码只能包含数字"),
     ({"password": "short1"}, "password", "密码至少 8 位"),
