@@ -104,6 +104,13 @@ def register_blueprints(app: Flask) -> None:
     from app.integration.api import bp as integration_bp   # issue #13: signed platform requests, no CSRF
     csrf.exempt(integration_bp)
     app.register_blueprint(integration_bp)
+    from app.admin.views import bp as admin_bp   # issue #15: /admin, the forced password change
+    from app.web.oidc import bp as oidc_bp
+    from app.web.password import bp as password_bp
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(password_bp)
+    app.register_blueprint(oidc_bp)
+    app.add_template_global(oidc_enabled)
 
     @app.get("/")
     def home():
@@ -112,6 +119,11 @@ def register_blueprints(app: Flask) -> None:
     @app.get("/favicon.ico")   # browsers ask for it on their own, whatever the page links
     def favicon():
         return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
+def oidc_enabled() -> bool:
+    from app.auth.oidc import enabled
+    return enabled()
 
 
 def register_error_handlers(app: Flask) -> None:

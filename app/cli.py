@@ -26,7 +26,10 @@ def create_user(username, display_name, groups, email, password):
     """Create a user, or update an existing one's name, groups and password."""
     from app.auth import services
     from app.auth.models import ROLE_TITLES, GroupKind
+    from app.auth.passwords import password_problems
     from app.errors import AppError
+    if password_problems(password, username):
+        raise click.ClickException("；".join(password_problems(password, username)))
     try:
         for role in set(groups) & set(ROLE_TITLES):   # the fixed roles exist on first use
             services.ensure_group(role, ROLE_TITLES[role], GroupKind.ROLE)
@@ -66,6 +69,25 @@ def list_locked():
         click.echo(f"{user.username}\t{user.display_name}\tlocked until {user.locked_until.isoformat()}")
     if not rows:
         click.echo("no locked users")
+@users_cli.command("set-password")
+@click.argument("username")
+@click.option("--must-change/--no-must-change", default=True,
+              help="下次登录时须修改密码（默认是）The user must change it at the next login (default).")
+@click.password_option(prompt="新密码 New password")
+def set_password(username, must_change, password):
+    """Set a user's password (the same rules as the administration pages); audited."""
+    from app.admin.users import reset_password
+    from app.auth.services import get_user_by_username
+    from app.errors import AppError
+    user = get_user_by_username(username)
+    if user is None:
+        raise click.ClickException(f"找不到用户 {username}")
+    try:
+        reset_password(user, password, actor=None, reason="命令行 flask users set-password", must_change=must_change)
+    except AppError as exc:
+        db.session.rollback()
+        raise click.ClickException("；".join(m for ms in (exc.fields or {}).values() for m in ms) or exc.message) from None
+    click.echo(f"password set for {user.username}; must change at next login: {'yes' if must_change else 'no'}")
 
 
 @users_cli.command("create-group")

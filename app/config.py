@@ -98,6 +98,17 @@ class Config:
     PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", "0"))
     # JSON request bodies nested deeper than this are refused with a 400 before anything parses them
     MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "64"))
+    # single sign-on (#15): OpenID Connect against the province's unified identity service (统一身份认证);
+    # off while OIDC_ISSUER is empty. Users are matched by OIDC_MATCH_CLAIM against user.<OIDC_MATCH_FIELD>
+    # (username | email); an unknown one is created without groups when OIDC_CREATE_USERS, else refused.
+    OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").rstrip("/")
+    OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+    OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+    OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid profile email")
+    OIDC_MATCH_CLAIM = os.environ.get("OIDC_MATCH_CLAIM", "preferred_username")
+    OIDC_MATCH_FIELD = os.environ.get("OIDC_MATCH_FIELD", "username")
+    OIDC_CREATE_USERS = _flag("OIDC_CREATE_USERS")
+    OIDC_PROVIDER_TITLE = os.environ.get("OIDC_PROVIDER_TITLE", "统一身份认证")
 
 
 class ProductionConfig(Config):

@@ -6,7 +6,7 @@ from app.cases.records import Attachment, Comment  # noqa: F401
 from app.deadlines.models import Incident, TimerJob  # noqa: F401
 from app.processes.models import ProcessDefinition, ProcessInstance  # noqa: F401
 from app.tasks.models import HumanTask, HumanTaskCandidate  # noqa: F401
-from app.calendar.models import HolidayOverride  # noqa: F401
+from app.calendar.models import CalendarYear, HolidayOverride  # noqa: F401
 from app.notifications.models import EmailMessage, Notification  # noqa: F401
 from app.designer.models import DesignerDraft  # noqa: F401
 from app.integration.models import (  # noqa: F401

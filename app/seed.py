@@ -95,6 +95,8 @@ DEMO_PROFILES = {
 def seed_demo_users(password: str) -> list[str]:
     """Create or refresh the demo groups and users. Idempotent. Commits."""
     groups = {name: services.ensure_group(name, title, kind) for name, title, kind in DEMO_GROUPS}
+    for code, _ in UNITS:   # the organisation tree (#15): city bureaus, district/county governments
+        groups[code].level = groups[code].level or ("city" if code.startswith("jm_") else "district")
     lines = []
     for username, display, group_names in DEMO_USERS:
         user, created = services.create_or_update_user(

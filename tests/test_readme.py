@@ -7,9 +7,9 @@ How each kind of command is checked:
   curl must print JSON without an `error` key.
 * `.venv/bin/flask --app wsgi ...`: run as written (placeholders filled in, see `PLACEHOLDERS`)
   against a temporary SQLite database (DATABASE_URL) in a scratch working directory, in README order;
-  each must exit 0, and a `# → value` comment is the output it must print. `users create` prompts
-  for the password: it is fed on stdin. `export VAR=...` lines set the environment of the lines
-  after them (DATABASE_URL stays the scratch SQLite file).
+  each must exit 0, and a `# → value` comment is the output it must print. `users create` and
+  `users set-password` prompt for the password: it is fed on stdin. `export VAR=...` lines set the
+  environment of the lines after them (DATABASE_URL stays the scratch SQLite file).
 * `VAR=$(.venv/bin/flask --app wsgi integration add-client ...)`: registers the platform in the
   database of the server the curls run against (so the signed curl after it is accepted); the value
   is kept for the commands after it, like a curl's.
@@ -189,7 +189,8 @@ def _check_curl(cmd: str, env: dict, cwd: Path) -> None:
 
 
 def _check_flask(cmd: str, comment: str, env: dict, cwd: Path) -> None:
-    stdin = f"{PASSWORD}\n{PASSWORD}\n" if " users create " in f"{cmd} " else None
+    prompts = (" users create ", " users set-password ")   # both prompt for the password twice
+    stdin = f"{PASSWORD}\n{PASSWORD}\n" if any(p in f"{cmd} " for p in prompts) else None
     done = _bash(cmd, env, cwd, stdin)
     assert done.returncode == 0, (cmd, done.stdout, done.stderr)
     expected = re.match(r"→\s*(\S+)", comment)

@@ -16,4 +16,7 @@ def register_api(api: Api, csrf: CSRFProtect) -> None:
     for module in (instance_list, applications, lists):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix="/api/v1" + module.PREFIX)
+    from app.api import admin   # issue #15: administration
+    csrf.exempt(admin.blp)
+    api.register_blueprint(admin.blp, url_prefix="/api/v1" + admin.PREFIX)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})

@@ -37,6 +37,9 @@ class Group(db.Model):
     name: Mapped[str] = mapped_column(sa.String(100), unique=True)  # code, e.g. "intake"
     title: Mapped[str] = mapped_column(sa.String(100), index=True)  # 受理员; lanes match on it
     kind: Mapped[str] = mapped_column(sa.String(20), default=GroupKind.LANE)
+    # the organisation tree (#15): a unit's parent unit and its level (city, district, town, village)
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("group.id", ondelete="SET NULL"), index=True)
+    level: Mapped[str | None] = mapped_column(sa.String(20))
 
 
 class User(UserMixin, db.Model):

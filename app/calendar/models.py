@@ -23,6 +23,19 @@ class HolidayOverride(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CalendarYear(db.Model):
+    """An administrator's word on a year: its schedule is official (the State Council's notice is
+    loaded) or still provisional. Shown on the calendar page; changed only with an audit event."""
+
+    __tablename__ = "calendar_year"
+
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    official: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    notice: Mapped[str | None] = mapped_column(sa.String(255))
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 def load_overrides(session: Session, since: date | None = None) -> dict[date, bool]:
     """All override rows (from `since` on, if given) as the mapping BusinessCalendar takes. Reads only."""
     stmt = sa.select(HolidayOverride.day, HolidayOverride.is_working)

@@ -7,10 +7,12 @@ import re
 from pathlib import Path
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "templates"
+ADMIN_TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "admin" / "templates"   # the /admin blueprint's
 
 
 def test_no_template_sets_maxlength():
-    found = [f"{path.relative_to(TEMPLATES)}:{n}" for path in sorted(TEMPLATES.rglob("*.html"))
+    found = [f"{path.relative_to(root)}:{n}" for root in (TEMPLATES, ADMIN_TEMPLATES)
+             for path in sorted(root.rglob("*.html"))
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
              if re.search(r"\bmaxlength\s*=", line, re.I)]
     assert found == []
