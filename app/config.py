@@ -59,6 +59,10 @@ class Config:
     # Flask-Limiter: memory:// counts per process; set redis://… to share the limits between nodes
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # observability (#16): /metrics wants this bearer token when set, else answers loopback only;
+    # LOG_FORMAT=json writes one JSON object per log line, with the request id
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 
 
 class ProductionConfig(Config):

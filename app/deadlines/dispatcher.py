@@ -17,6 +17,7 @@ from app.deadlines import escalation
 from app.deadlines.models import Incident, JobKind, JobStatus, TimerJob
 from app.errors import AppError
 from app.extensions import db
+from app.metrics import count_claimed, count_dispatched
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,13 @@ def run_job(job_id: int, now: datetime, worker: str) -> str:
     if job is None or job.locked_by != worker or job.status != JobStatus.PENDING:
         db.session.rollback()
         return "skipped"
+    kind, due_at = job.kind, job.due_at
+    outcome = _run_claimed(job, job_id, now, worker)
+    count_dispatched(kind, outcome, (utcnow() - due_at).total_seconds() if outcome == "done" else None)
+    return outcome
+
+
+def _run_claimed(job: TimerJob, job_id: int, now: datetime, worker: str) -> str:
     try:
         _run(job, now)
     except Exception as exc:  # noqa: BLE001 - any failure is retried, then becomes an incident
@@ -121,18 +129,25 @@ def _record_failure(job_id: int, now: datetime, worker: str, exc: Exception) -> 
 
 def dispatch_due_jobs(now: datetime | None = None, worker: str | None = None,
                       limit: int | None = None) -> DispatchReport:
-    """Claim and run every job due at `now` (default: the real clock). Commits per job."""
-    now = now or utcnow()
+    """Claim and run every job due at `now` (default: the real clock). Commits per job.
+
+    On the real clock each claim round and each job reads the clock afresh: a job that falls due
+    while a batch runs is claimed by the next round, not left for the next tick, and a job runs
+    (and is audited) at the time it actually runs."""
+    real_clock = now is None
     worker = worker or worker_id()
     config = current_app.config
     report = DispatchReport()
     while True:
+        if real_clock:
+            now = utcnow()
         claimed = claim_due_jobs(now, worker, limit or config["JOB_BATCH_SIZE"], config["JOB_LOCK_SECONDS"])
         if not claimed:
             return report
+        count_claimed(len(claimed))
         report.claimed += len(claimed)
         for job_id in claimed:
-            outcome = run_job(job_id, now, worker)
+            outcome = run_job(job_id, utcnow() if real_clock else now, worker)
             report.job_ids.append(job_id)
             if outcome in ("done", "retried", "failed"):
                 setattr(report, outcome, getattr(report, outcome) + 1)
