@@ -32,6 +32,8 @@ class Config:
     JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "5"))
     JOB_LOCK_SECONDS = int(os.environ.get("JOB_LOCK_SECONDS", "120"))
     JOB_BATCH_SIZE = int(os.environ.get("JOB_BATCH_SIZE", "50"))
+    # jobs run at a time by one dispatcher process (PostgreSQL; SQLite runs them one by one)
+    DISPATCH_THREADS = int(os.environ.get("DISPATCH_THREADS", "8"))
     # e-mail outbox (sent after commit by the scheduler)
     MAIL_ENABLED = _flag("MAIL_ENABLED")
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
