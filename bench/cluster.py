@@ -547,11 +547,12 @@ def run(opts: Options) -> dict:
             log(f"{opts.timers} timer jobs due within {opts.timer_window:g} s from {t0.time()}")
             before = dispatcher_counts(prom)
             ids = insert_probe_jobs(app, carrier, due, "burst")
+            time.sleep(max(0.0, (due[-1] - datetime.now(timezone.utc)).total_seconds()))   # no polling meanwhile
             end = due[-1] + timedelta(seconds=opts.lock_seconds + 10)
             while datetime.now(timezone.utc) < end:
                 time.sleep(1)
                 res = probe_results(app, ids)
-                if res["fired_once"] + res["fired_twice_or_more"] == len(ids) and datetime.now(timezone.utc) > due[-1]:
+                if res["fired_once"] + res["fired_twice_or_more"] == len(ids):
                     break
             res = probe_results(app, ids)
             lags = res.pop("lags")
