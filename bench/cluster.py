@@ -126,6 +126,7 @@ class Proc:
     starts: int = 0
 
     def start(self) -> "Proc":
+        self._close_log()
         self.starts += 1
         self.log = open(self.logdir / f"{self.name}-{self.starts}.log", "w")
         self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -138,9 +139,14 @@ class Proc:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def _close_log(self) -> None:
+        if getattr(self, "log", None) is not None and not self.log.closed:
+            self.log.close()
+
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
+        self._close_log()
 
     def stop(self) -> None:
         if self.alive():
@@ -149,11 +155,11 @@ class Proc:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
-        if self.proc is not None:
-            self.log.close()
+        self._close_log()
 
     def text(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return "".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob(f"{self.name}-*.log")))
 
 
@@ -406,10 +412,11 @@ class Options:
     dispatch_threads: int = 12
     server_url: str | None = None
     keep: bool = False
+    timers_only: bool = False      # only the timer burst (the dispatchers' capacity alone)
     targets: dict = field(default_factory=lambda: {"timer_p95": 1.0, "timer_max": 2.0})
 
 
-SHORT = dict(users=8, seconds=45, max_requests=600, timers=300, timer_window=10.0)
+SHORT = dict(users=8, seconds=35, max_requests=450, timers=300, timer_window=10.0)
 
 
 def run(opts: Options) -> dict:
@@ -462,79 +469,83 @@ def run(opts: Options) -> dict:
         carrier = carrier_instance(hosts[0])
         report["probe_carrier_instance"] = carrier
 
-        # --- the mixed day, with the kills in the middle -------------------------------------
-        started = time.monotonic()
-        locust = run_locust(hosts, opts.users, opts.seconds, opts.max_requests, tmp, env)
-        stack.callback(locust.stop)
-        kills: list[dict] = []
-        lease_probe: dict = {}
-        plan = sorted([(opts.seconds * (0.3 + 0.4 * i / max(1, opts.kill_gunicorn)), "gunicorn")
-                       for i in range(opts.kill_gunicorn)] +
-                      [(opts.seconds * (0.5 + 0.3 * i / max(1, opts.kill_dispatcher)), "dispatcher")
-                       for i in range(opts.kill_dispatcher)])
-        for at, what in plan:
-            while locust.alive() and time.monotonic() - started < at:
-                time.sleep(0.2)
-            if not locust.alive():
-                break
-            if what == "gunicorn":
-                node = nodes[len(kills) % len(nodes)]
-                victim = children(node.pid)[0]
-                os.kill(victim, signal.SIGKILL)
-                kills.append({"what": "gunicorn worker", "node": node.name, "pid": victim,
-                              "at_s": round(time.monotonic() - started, 1)})
-                log(f"SIGKILL gunicorn worker {victim} of {node.name}")
-            else:
-                alive = [d for d in dispatchers if d.alive()]
-                if len(alive) < 2:
-                    continue
-                victim = alive[0]
-                burst = [datetime.now(timezone.utc)] * 400
-                lease_probe.setdefault("job_ids", []).extend(insert_probe_jobs(app, carrier, burst, "lease"))
-                held, deadline = [], time.monotonic() + 20
-                while not held and time.monotonic() < deadline:
-                    held = held_by(app, victim.pid)
-                victim.kill()
-                killed_at = datetime.now(timezone.utc)
-                lease_probe.setdefault("held", []).extend(
-                    {"job": j, "lease_until": u.isoformat(), "killed_at": killed_at.isoformat()} for j, u in held)
-                kills.append({"what": "dispatcher", "name": victim.name, "pid": victim.pid,
-                              "held_jobs": len(held), "at_s": round(time.monotonic() - started, 1)})
-                log(f"SIGKILL {victim.name} ({victim.pid}) holding {len(held)} claimed jobs")
-        locust.proc.wait(timeout=opts.seconds + 120)
-        locust.log.close()
-        report["load_seconds"] = round(time.monotonic() - started, 1)
-        report["kills"] = kills
-        log("load done; settling the timers")
-        time.sleep(opts.lock_seconds + 6)     # a killed dispatcher's lease runs out; the last timers fire
-        stats = locust_stats(tmp)
-        status = json.loads((tmp / "status.json").read_text()) if (tmp / "status.json").exists() else []
-        report["endpoints"] = stats
-        report["status_counts"] = status
-        report["errors"] = sum(r["count"] for r in status if r["status"] >= 400 and r["status"] != 409)
-        report["conflicts_409"] = sum(r["count"] for r in status if r["status"] == 409)
-        report["refused_connections"] = sum(r["count"] for r in status if r["status"] == 0)
-        report["locust_failures"] = sum(r["failures"] for r in stats if r["name"] != "Aggregated")
-        report["checks"] = check_database(app, {carrier}, settle_seconds=opts.lock_seconds + 5)
-        if lease_probe:
-            held_ids = [h["job"] for h in lease_probe["held"]]
-            res = probe_results(app, lease_probe["job_ids"])
-            from app.audit.models import AuditAction, AuditEvent
-            from app.deadlines.models import TimerJob
-            from app.extensions import db
-            with app.app_context():
-                taken = db.session.execute(sa.select(TimerJob.id, sa.func.min(AuditEvent.at)).join(
-                    AuditEvent, sa.and_(AuditEvent.human_task_id == TimerJob.human_task_id,
-                                        AuditEvent.action == AuditAction.ESCALATE))
-                    .where(TimerJob.id.in_(held_ids)).group_by(TimerJob.id)).all() if held_ids else []
-                db.session.rollback()
-            until = {h["job"]: datetime.fromisoformat(h["lease_until"]) for h in lease_probe["held"]}
-            after_lease = [j for j, at in taken if at >= until[j]]
-            report["lease_takeover"] = {
-                "burst_jobs": res["jobs"], "fired_once": res["fired_once"], "fired_twice": res["fired_twice_or_more"],
-                "not_fired": res["not_fired"], "held_by_killed": len(held_ids), "held_taken_by_other": len(taken),
-                "held_taken_after_lease": len(after_lease),
-                "ok": res["fired_once"] == res["jobs"] and len(after_lease) == len(held_ids) > 0}
+        if opts.timers_only:
+            report.update(endpoints=[], status_counts=[], errors=0, conflicts_409=0, refused_connections=0,
+                          locust_failures=0, checks={}, kills=[], load_seconds=0)
+        else:
+            # --- the mixed day, with the kills in the middle -------------------------------------
+            started = time.monotonic()
+            locust = run_locust(hosts, opts.users, opts.seconds, opts.max_requests, tmp, env)
+            stack.callback(locust.stop)
+            kills: list[dict] = []
+            lease_probe: dict = {}
+            plan = sorted([(opts.seconds * (0.3 + 0.4 * i / max(1, opts.kill_gunicorn)), "gunicorn")
+                           for i in range(opts.kill_gunicorn)] +
+                          [(opts.seconds * (0.5 + 0.3 * i / max(1, opts.kill_dispatcher)), "dispatcher")
+                           for i in range(opts.kill_dispatcher)])
+            for at, what in plan:
+                while locust.alive() and time.monotonic() - started < at:
+                    time.sleep(0.2)
+                if not locust.alive():
+                    break
+                if what == "gunicorn":
+                    node = nodes[len(kills) % len(nodes)]
+                    victim = children(node.pid)[0]
+                    os.kill(victim, signal.SIGKILL)
+                    kills.append({"what": "gunicorn worker", "node": node.name, "pid": victim,
+                                  "at_s": round(time.monotonic() - started, 1)})
+                    log(f"SIGKILL gunicorn worker {victim} of {node.name}")
+                else:
+                    alive = [d for d in dispatchers if d.alive()]
+                    if len(alive) < 2:
+                        continue
+                    victim = alive[0]
+                    burst = [datetime.now(timezone.utc)] * 400
+                    lease_probe.setdefault("job_ids", []).extend(insert_probe_jobs(app, carrier, burst, "lease"))
+                    held, deadline = [], time.monotonic() + 20
+                    while not held and time.monotonic() < deadline:
+                        held = held_by(app, victim.pid)
+                    victim.kill()
+                    killed_at = datetime.now(timezone.utc)
+                    lease_probe.setdefault("held", []).extend(
+                        {"job": j, "lease_until": u.isoformat(), "killed_at": killed_at.isoformat()} for j, u in held)
+                    kills.append({"what": "dispatcher", "name": victim.name, "pid": victim.pid,
+                                  "held_jobs": len(held), "at_s": round(time.monotonic() - started, 1)})
+                    log(f"SIGKILL {victim.name} ({victim.pid}) holding {len(held)} claimed jobs")
+            locust.proc.wait(timeout=opts.seconds + 120)
+            locust.log.close()
+            report["load_seconds"] = round(time.monotonic() - started, 1)
+            report["kills"] = kills
+            log("load done; settling the timers")
+            time.sleep(opts.lock_seconds + 6)     # a killed dispatcher's lease runs out; the last timers fire
+            stats = locust_stats(tmp)
+            status = json.loads((tmp / "status.json").read_text()) if (tmp / "status.json").exists() else []
+            report["endpoints"] = stats
+            report["status_counts"] = status
+            report["errors"] = sum(r["count"] for r in status if r["status"] >= 400 and r["status"] != 409)
+            report["conflicts_409"] = sum(r["count"] for r in status if r["status"] == 409)
+            report["refused_connections"] = sum(r["count"] for r in status if r["status"] == 0)
+            report["locust_failures"] = sum(r["failures"] for r in stats if r["name"] != "Aggregated")
+            report["checks"] = check_database(app, {carrier}, settle_seconds=opts.lock_seconds + 5)
+            if lease_probe:
+                held_ids = [h["job"] for h in lease_probe["held"]]
+                res = probe_results(app, lease_probe["job_ids"])
+                from app.audit.models import AuditAction, AuditEvent
+                from app.deadlines.models import TimerJob
+                from app.extensions import db
+                with app.app_context():
+                    taken = db.session.execute(sa.select(TimerJob.id, sa.func.min(AuditEvent.at)).join(
+                        AuditEvent, sa.and_(AuditEvent.human_task_id == TimerJob.human_task_id,
+                                            AuditEvent.action == AuditAction.ESCALATE))
+                        .where(TimerJob.id.in_(held_ids)).group_by(TimerJob.id)).all() if held_ids else []
+                    db.session.rollback()
+                until = {h["job"]: datetime.fromisoformat(h["lease_until"]) for h in lease_probe["held"]}
+                after_lease = [j for j, at in taken if at >= until[j]]
+                report["lease_takeover"] = {
+                    "burst_jobs": res["jobs"], "fired_once": res["fired_once"], "fired_twice": res["fired_twice_or_more"],
+                    "not_fired": res["not_fired"], "held_by_killed": len(held_ids), "held_taken_by_other": len(taken),
+                    "held_taken_after_lease": len(after_lease),
+                    "ok": res["fired_once"] == res["jobs"] and len(after_lease) == len(held_ids) > 0}
         for d in dispatchers:
             if not d.alive():
                 d.start()                    # two dispatchers again for the timer burst
@@ -628,11 +639,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--short", action="store_true", help="the CI form: " + json.dumps(SHORT))
     for name, default in Options().__dict__.items():
-        if name in ("server_url", "keep", "targets"):
+        if name in ("server_url", "keep", "targets", "timers_only"):
             continue
         parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=None)
     parser.add_argument("--server-url", help="create a fresh database on this PostgreSQL server instead of initdb")
     parser.add_argument("--keep", action="store_true", help="keep the logs directory")
+    parser.add_argument("--timers-only", action="store_true", help="skip the load: only the timer burst")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "cluster.json"))
     args = parser.parse_args()
     opts = Options(**(SHORT if args.short else {}))

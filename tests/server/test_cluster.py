@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
 import pytest
 
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.slow
 def _bench():
     spec = importlib.util.spec_from_file_location("cluster_bench", PROJECT / "bench" / "cluster.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["cluster_bench"] = module          # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
