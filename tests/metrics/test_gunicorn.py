@@ -49,21 +49,23 @@ def gunicorn(tmp_path):
                              "--threads", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
                             cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
-        try:
-            if requests.get(base + "/healthz", timeout=5).status_code == 200 and len(worker_pids(proc.pid)) == 2:
-                break
-        except requests.RequestException:     # still booting (a loaded machine)
-            pass
-        time.sleep(0.2)
-    else:
-        raise AssertionError((tmp_path / "gunicorn.log").read_text())
-    yield base, proc, prom, tmp_path / "gunicorn.log"
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
-    log.close()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
+            try:
+                if requests.get(base + "/healthz", timeout=5).status_code == 200 and len(worker_pids(proc.pid)) == 2:
+                    break
+            except requests.RequestException:     # still booting (a loaded machine)
+                pass
+            time.sleep(0.2)
+        else:
+            raise AssertionError((tmp_path / "gunicorn.log").read_text())
+        yield base, proc, prom, tmp_path / "gunicorn.log"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
 
 
 def test_two_workers_counts_add_up_in_one_scrape_and_survive_a_killed_worker(gunicorn):
