@@ -51,8 +51,9 @@ def claim_due_rows(now: datetime, worker: str, limit: int, lock_seconds: int) ->
     """Claim up to `limit` due jobs for `worker`: one conditional UPDATE, committed at once.
 
     Returns (id, instance_id, human_task_id, due_at) rows. A job is claimable when pending, due,
-    and not held by a live claim (an expired `locked_until` means its worker died). PostgreSQL: FOR UPDATE SKIP LOCKED lets concurrent dispatchers take
-    different rows; SQLite: one writer at a time makes the UPDATE exclusive.
+    and not held by a live claim (an expired `locked_until` means its worker died). PostgreSQL:
+    FOR UPDATE SKIP LOCKED lets concurrent dispatchers take different rows; SQLite: one writer at
+    a time makes the UPDATE exclusive.
     """
     job = TimerJob.__table__
     free = sa.or_(job.c.locked_until.is_(None), job.c.locked_until < now)
@@ -183,8 +184,8 @@ def _dispatch_in_threads(worker: str, threads: int) -> DispatchReport:
     """The real-clock dispatch with `threads` jobs at a time (PostgreSQL): each batch is split by
     what its jobs act on (a task's deadline rungs, else an instance's timers), whose jobs run one
     after another in due order (as in the serial loop); the groups run in parallel, each thread
-    in its own app context and session. A job spends most of
-    its time waiting for the database, so a few threads multiply the throughput of one process."""
+    in its own app context and session. A job spends most of its time waiting for the database,
+    so a few threads multiply the throughput of one process."""
     app = current_app._get_current_object()
     config = app.config
     report = DispatchReport()
