@@ -94,8 +94,10 @@ def register_engine(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.api import register_api
     from app.health import bp as health_bp
+    from app.metrics import register_metrics
     from app.web import register_web
 
+    register_metrics(app)   # first: the request id and the timer wrap every other hook
     app.register_blueprint(health_bp)
     register_api(smorest_api, csrf)
     register_web(app)

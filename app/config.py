@@ -36,6 +36,8 @@ class Config:
     JOB_BACKOFF_SECONDS = tuple(float(s) for s in os.environ.get("JOB_BACKOFF_SECONDS", "5,30,120,600,1800").split(","))
     # platform exchange (#13): how long a callback POST may take
     INTEGRATION_TIMEOUT_SECONDS = float(os.environ.get("INTEGRATION_TIMEOUT_SECONDS", "10"))
+    # jobs run at a time by one dispatcher process (PostgreSQL; SQLite runs them one by one)
+    DISPATCH_THREADS = int(os.environ.get("DISPATCH_THREADS", "8"))
     # e-mail outbox (sent after commit by the scheduler)
     MAIL_ENABLED = _flag("MAIL_ENABLED")
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
@@ -109,6 +111,10 @@ class Config:
     OIDC_MATCH_FIELD = os.environ.get("OIDC_MATCH_FIELD", "username")
     OIDC_CREATE_USERS = _flag("OIDC_CREATE_USERS")
     OIDC_PROVIDER_TITLE = os.environ.get("OIDC_PROVIDER_TITLE", "统一身份认证")
+    # observability (#16): /metrics wants this bearer token when set, else answers loopback only;
+    # LOG_FORMAT=json writes one JSON object per log line, with the request id
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 
 
 class ProductionConfig(Config):

@@ -4,7 +4,8 @@ How each kind of command is checked:
 
 * `curl ...` (and `VAR=$(curl ...)`): run by bash, as written, against a real server this test starts
   on a free loopback port with the demo seeded (`localhost:5000` is rewritten to that port). Each
-  curl must print JSON without an `error` key.
+  curl must print JSON without an `error` key; a curl of `/metrics` must print Prometheus samples
+  (every line starting with `wuyi_`: grep them out).
 * `.venv/bin/flask --app wsgi ...`: run as written (placeholders filled in, see `PLACEHOLDERS`)
   against a temporary SQLite database (DATABASE_URL) in a scratch working directory, in README order;
   each must exit 0, and a `# → value` comment is the output it must print. `users create` and
@@ -127,6 +128,7 @@ def _fill(cmd: str) -> str:
         cmd = cmd.replace(placeholder, value)
     cmd = OPTIONAL.sub(r"\1", cmd)
     cmd = re.sub(r"(?<=[\s@])scripts/", f"{PROJECT}/scripts/", cmd)
+    cmd = cmd.replace(" -c gunicorn.conf.py ", f" -c {PROJECT}/gunicorn.conf.py ")   # run from a scratch folder
     return cmd.replace(".venv/bin/", f"{PROJECT}/.venv/bin/")
 
 
@@ -183,6 +185,10 @@ def _check_curl(cmd: str, env: dict, cwd: Path) -> None:
         value = _bash(f'{cmd}; printf %s "${name}"', env, cwd).stdout
         assert value.strip(), f"{cmd} set {name} to nothing"
         env[name] = value
+        return
+    if "/metrics" in cmd:     # the Prometheus text format, not JSON: every line a sample of ours
+        lines = done.stdout.splitlines()
+        assert lines and all(line.startswith("wuyi_") for line in lines), (cmd, done.stdout[:2000])
         return
     body = json.loads(done.stdout)
     assert "error" not in body, (cmd, body)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -17,6 +19,7 @@ from app.deadlines import escalation
 from app.deadlines.models import Incident, JobKind, JobStatus, TimerJob
 from app.errors import AppError
 from app.extensions import db
+from app.metrics import count_claimed, count_dispatched
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +43,17 @@ class DispatchReport:
 
 
 def claim_due_jobs(now: datetime, worker: str, limit: int, lock_seconds: int) -> list[int]:
+    """The ids of the jobs claimed (see claim_due_rows), in id order."""
+    return sorted(row.id for row in claim_due_rows(now, worker, limit, lock_seconds))
+
+
+def claim_due_rows(now: datetime, worker: str, limit: int, lock_seconds: int) -> list:
     """Claim up to `limit` due jobs for `worker`: one conditional UPDATE, committed at once.
 
-    A job is claimable when pending, due, and not held by a live claim (an expired `locked_until`
-    means its worker died). PostgreSQL: FOR UPDATE SKIP LOCKED lets concurrent dispatchers take
-    different rows; SQLite: one writer at a time makes the UPDATE exclusive.
+    Returns (id, instance_id, human_task_id, due_at) rows. A job is claimable when pending, due,
+    and not held by a live claim (an expired `locked_until` means its worker died). PostgreSQL:
+    FOR UPDATE SKIP LOCKED lets concurrent dispatchers take different rows; SQLite: one writer at
+    a time makes the UPDATE exclusive.
     """
     job = TimerJob.__table__
     free = sa.or_(job.c.locked_until.is_(None), job.c.locked_until < now)
@@ -54,9 +63,9 @@ def claim_due_jobs(now: datetime, worker: str, limit: int, lock_seconds: int) ->
     claimed = db.session.execute(
         sa.update(job).where(job.c.id == due.c.id, job.c.status == JobStatus.PENDING, free)
         .values(locked_by=worker, locked_until=now + timedelta(seconds=lock_seconds))
-        .returning(job.c.id)).scalars().all()
+        .returning(job.c.id, job.c.instance_id, job.c.human_task_id, job.c.due_at)).all()
     db.session.commit()
-    return sorted(claimed)
+    return claimed
 
 
 def _run(job: TimerJob, now: datetime) -> None:
@@ -84,11 +93,20 @@ def run_job(job_id: int, now: datetime, worker: str) -> str:
     if job is None or job.locked_by != worker or job.status != JobStatus.PENDING:
         db.session.rollback()
         return "skipped"
+    kind, due_at = job.kind, job.due_at
+    outcome = _run_claimed(job, job_id, now, worker)
+    count_dispatched(kind, outcome, (utcnow() - due_at).total_seconds() if outcome == "done" else None)
+    return outcome
+
+
+def _run_claimed(job: TimerJob, job_id: int, now: datetime, worker: str) -> str:
     try:
         _run(job, now)
     except Exception as exc:  # noqa: BLE001 - any failure is retried, then becomes an incident
         db.session.rollback()
         return _record_failure(job_id, now, worker, exc)
+    if job.status == JobStatus.DONE and job.locked_by is None:
+        return "done"        # closed in its own transaction (a deadline rung): nothing left to write
     # the job's own work may already have closed it (fire_instance_timers syncs its timer jobs)
     db.session.execute(
         sa.update(TimerJob).where(TimerJob.id == job_id, TimerJob.locked_by == worker)
@@ -126,23 +144,83 @@ def _record_failure(job_id: int, now: datetime, worker: str, exc: Exception) -> 
 
 def dispatch_due_jobs(now: datetime | None = None, worker: str | None = None,
                       limit: int | None = None) -> DispatchReport:
-    """Claim and run every job due at `now` (default: the real clock). Commits per job."""
-    now = now or utcnow()
+    """Claim and run every job due at `now` (default: the real clock). Commits per job.
+
+    On the real clock each claim round and each job reads the clock afresh: a job that falls due
+    while a batch runs is claimed by the next round, not left for the next tick, and a job runs
+    (and is audited) at the time it actually runs."""
+    real_clock = now is None
     worker = worker or worker_id()
     config = current_app.config
+    threads = config["DISPATCH_THREADS"]
+    if real_clock and not limit and threads > 1 and db.engine.dialect.name != "sqlite":
+        return _dispatch_in_threads(worker, threads)
     report = DispatchReport()
     while True:
+        if real_clock:
+            now = utcnow()
         claimed = claim_due_jobs(now, worker, limit or config["JOB_BATCH_SIZE"], config["JOB_LOCK_SECONDS"])
         if not claimed:
             return report
+        count_claimed(len(claimed))
         report.claimed += len(claimed)
         for job_id in claimed:
-            outcome = run_job(job_id, now, worker)
+            outcome = run_job(job_id, utcnow() if real_clock else now, worker)
             report.job_ids.append(job_id)
             if outcome in ("done", "retried", "failed"):
                 setattr(report, outcome, getattr(report, outcome) + 1)
         if limit:   # a bounded call (tests, benches) runs one batch
             return report
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers != threads:
+            _pool = ThreadPoolExecutor(threads, thread_name_prefix="dispatch")
+        return _pool
+
+
+def _dispatch_in_threads(worker: str, threads: int) -> DispatchReport:
+    """The real-clock dispatch with `threads` jobs at a time (PostgreSQL): each batch is split by
+    what its jobs act on (a task's deadline rungs, else an instance's timers), whose jobs run one
+    after another in due order (as in the serial loop); the groups run in parallel, each thread
+    in its own app context and session. A job spends most of its time waiting for the database,
+    so a few threads multiply the throughput of one process."""
+    app = current_app._get_current_object()
+    config = app.config
+    report = DispatchReport()
+    lock = threading.Lock()
+
+    def run_group(rows):
+        with app.app_context():
+            try:
+                for row in rows:
+                    outcome = run_job(row.id, utcnow(), worker)
+                    with lock:
+                        report.job_ids.append(row.id)
+                        if outcome in ("done", "retried", "failed"):
+                            setattr(report, outcome, getattr(report, outcome) + 1)
+            finally:
+                db.session.remove()
+
+    while True:
+        rows = claim_due_rows(utcnow(), worker, config["JOB_BATCH_SIZE"], config["JOB_LOCK_SECONDS"])
+        if not rows:
+            return report
+        count_claimed(len(rows))
+        report.claimed += len(rows)
+        groups: dict = {}
+        for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
+            key = (("task", row.human_task_id) if row.human_task_id is not None else
+                   ("instance", row.instance_id) if row.instance_id is not None else ("job", row.id))
+            groups.setdefault(key, []).append(row)
+        for future in [_executor(threads).submit(run_group, group) for group in groups.values()]:
+            future.result()
 
 
 def next_due_at() -> datetime | None:

@@ -81,6 +81,7 @@ def run_deadline_job(job_id: int, now: datetime) -> None:
     for next_kind, at in _next_rungs(job.kind, task, now):
         db.session.add(TimerJob(kind=next_kind, instance_id=task.instance_id, human_task_id=task.id,
                                 bpmn_id=task.bpmn_id, due_at=at, status=JobStatus.PENDING, created_at=now))
+    job.status, job.locked_by, job.locked_until = JobStatus.DONE, None, None   # closed with its work: one commit
     db.session.commit()
 
 

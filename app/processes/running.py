@@ -38,7 +38,10 @@ def state_loader(instance: ProcessInstance):
 def lock_instance(instance_id: int) -> ProcessInstance:
     """Load the instance row for an action: locked on PostgreSQL, fresh on both (state deferred)."""
     row = db.session.execute(
-        sa.select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+        # FOR NO KEY UPDATE (PostgreSQL): excludes every other action on the instance, but not the
+        # KEY SHARE lock an insert referencing the instance takes (a claim's audit row); FOR UPDATE
+        # made a claim and a completion of the same task deadlock
+        sa.select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(key_share=True)
         .execution_options(populate_existing=True)).scalar_one_or_none()
     if row is None:
         raise NotFound("找不到该流程实例")

@@ -16,6 +16,7 @@ from app.cases.models import Case
 from app.db import set_committed, utcnow
 from app.errors import AppError, Conflict, Forbidden, NotFound
 from app.extensions import db
+from app.metrics import count_completion
 from app.processes import running as processes
 from app.processes.models import ProcessInstance
 from app.processes.versions import get_bundle, validate_form
@@ -311,6 +312,7 @@ def complete_task(task_id: int, data: dict, user: User) -> HumanTask:
     new_rev = instance.rev
     db.session.commit()
     engine.remember(instance_id, new_rev, result)
+    count_completion(task.process_key)
     return task
 
 

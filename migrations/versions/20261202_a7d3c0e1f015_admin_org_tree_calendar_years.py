@@ -2,7 +2,7 @@
 provisional by an administrator) — administration pages, #15
 
 Revision ID: a7d3c0e1f015
-Revises: b2c0e1d00007
+Revises: b16ace000008
 Create Date: 2026-12-02 16:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = 'a7d3c0e1f015'
-down_revision = 'b2c0e1d00007'
+down_revision = 'b16ace000008'
 branch_labels = None
 depends_on = None
 
