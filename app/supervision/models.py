@@ -2,8 +2,8 @@
 
 督办 deadlines live in the audit trail. The queries read human_task, case and audit_event, and
 bench/dashboard_bench.py showed which of them scanned; those indexes are declared here (bound to
-those tables, so the metadata and `flask db check` know them), created by migrations 6c0c0e1d0003
-and 8e0c0e1d0005.
+those tables, so the metadata and `flask db check` know them), created by migrations 6c0c0e1d0003,
+8e0c0e1d0005 and b16ace000008 (the partial index of the late steps).
 
 case_fact holds, for each closed case, the facts the closed-case KPIs count (replies on time, 重办,
 回访, 延期, working hours; for disputes the mediation results). A closed case's tasks and audit trail

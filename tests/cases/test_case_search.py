@@ -2,7 +2,7 @@
 the reporter's phone only where the identity is visible, filters, paging and order in SQL."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -140,3 +140,16 @@ def test_a_date_far_off_gets_a_chinese_message_not_a_server_error():
         with pytest.raises(ValidationError) as refused:
             CaseFilters.load({field: value})
         assert refused.value.messages == {field: ["日期须在 2000 至 2100 年之间"]}
+
+
+def test_an_administrators_unfiltered_total_counts_every_case_with_its_instance(complaints, db):
+    """The unfiltered total is counted on process_instance alone (no join of two whole tables): it
+    is the number of cases the list holds, and a filter that keeps every case gives the same."""
+    from app.cases.search import CaseFilters, search_cases
+    everyone = search_cases(_user("admin"), CaseFilters(), per_page=2)
+    assert everyone.total == 4 and len(everyone.rows) == 2 and everyone.pages == 2
+    wide = search_cases(_user("admin"), CaseFilters(date_from=date(2026, 1, 1), date_to=date(2026, 12, 31)))
+    assert wide.total == everyone.total
+    later = search_cases(_user("admin"), CaseFilters(page=2), per_page=2)
+    assert later.total == 4 and [r.case.number for r in later.rows] == [complaints["secret"].number,
+                                                                         complaints["market"].number]
