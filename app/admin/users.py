@@ -11,10 +11,10 @@ from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.admin.audit_log import AdminAction, record
+from app.auth import lockout
 from app.auth.models import Group, User
 from app.auth.passwords import password_problems
 from app.auth.services import get_user_by_username
-from app.db import utcnow
 from app.errors import Conflict, FormInvalid, NotFound
 from app.extensions import db
 
@@ -24,15 +24,9 @@ PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{4,28}$")
 REASON_MAX = 500
 
 
-def is_locked(user: User, now=None) -> bool:
-    """已锁定: a temporary lockout still running (the lead swaps this to app.auth.lockout at merge)."""
-    return user.locked_until is not None and user.locked_until > (now or utcnow())
-
-
-def _clear_lockout(user: User) -> None:
-    """The one place that lifts a lockout (to become app.auth.lockout.unlock at merge)."""
-    user.failed_login_count = 0
-    user.locked_until = None
+def is_locked(user: User) -> bool:
+    """已锁定: a temporary lockout still running (the rule is app.auth.lockout's)."""
+    return lockout.is_locked(user)
 
 
 def get_user(user_id: int) -> User:
@@ -181,9 +175,8 @@ def unlock(actor: User, user: User, reason_text: str) -> User:
     reason = _reason(reason_text, errors)
     if errors:
         raise FormInvalid("请填写操作理由", fields=errors)
-    if not is_locked(user) and not user.failed_login_count:
+    if not lockout.unlock(user, actor, reason):   # the login protection's own unlock, audited as `unlock`
         raise Conflict("该用户未被锁定")
-    _clear_lockout(user)
     record(actor, AdminAction.USER_UNLOCK, reason, label=_label(user), user_id=user.id)
     db.session.commit()
     return user
@@ -201,7 +194,7 @@ def reset_password(user: User, password: str, actor: User | None, reason: str, m
         raise FormInvalid("请按提示修改后再提交", fields=errors)
     user.password_hash = _hash(password)
     user.must_change_password = must_change
-    _clear_lockout(user)
+    lockout.unlock(user, actor, reason)   # a new password lifts a lock too (audited when there was one)
     record(actor, AdminAction.PASSWORD_RESET, reason, label=_label(user), user_id=user.id,
            must_change_password=must_change)
     db.session.commit()

@@ -104,7 +104,12 @@ register_gauge("wuyi_dispatcher_oldest_due_seconds", "Seconds the oldest due pen
                dispatcher_lag)
 register_gauge("wuyi_incidents_open", "Unresolved incidents", open_incidents)
 register_gauge("wuyi_email_outbox_backlog", "E-mails waiting in the outbox", email_outbox_backlog)
-# >>> MERGE HOOK (#16, app/integration): the integration outbox's backlog, one line at merge:
-# register_gauge("wuyi_outbox_backlog", "Integration messages waiting in the outbox",
-#                lambda now: float(__import__("app.integration", fromlist=["outbox_backlog"]).outbox_backlog()))
-# <<< MERGE HOOK
+
+
+def integration_outbox_backlog(now):
+    from app.integration.outbox import outbox_backlog
+    return float(outbox_backlog())
+
+
+register_gauge("wuyi_outbox_backlog", "Platform events (12345, SME, 纪委) written but not yet delivered",
+               integration_outbox_backlog)
