@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from lxml import etree
 
+from app.engine.messages import xml_message_in_chinese
+
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
@@ -96,7 +98,7 @@ def parse_document(xml: str | bytes):
     try:
         root = etree.fromstring(content, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
-        raise DiffError(f"XML 格式错误：{exc.msg}") from None
+        raise DiffError(f"XML 格式错误：{xml_message_in_chinese(exc.msg)}") from None
     if root.getroottree().docinfo.doctype:   # the parsed document, not only the head the text check reads
         raise DiffError("不允许 DOCTYPE/实体声明")
     return root

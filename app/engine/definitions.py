@@ -17,7 +17,7 @@ from SpiffWorkflow.spiff.parser.task_spec import UserTaskParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
 from app.engine import camunda
-from app.engine.messages import engine_message_in_chinese
+from app.engine.messages import engine_message_in_chinese, xml_message_in_chinese
 from app.engine.placeholders import invalid_placeholders, unclosed
 from app.engine.sandbox import check_source, current_script_engine
 
@@ -157,7 +157,7 @@ def parse_xml(content: bytes, filename: str) -> etree._ElementTree:
         root = etree.fromstring(content, parser=_SAFE_PARSER)
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if isinstance(exc.lineno, int) else None
-        raise BpmnInvalid([Problem(f"XML 格式错误：{exc.msg}", filename, line)]) from None
+        raise BpmnInvalid([Problem(f"XML 格式错误：{xml_message_in_chinese(exc.msg)}", filename, line)]) from None
     if root.getroottree().docinfo.doctype:   # one further down than the head the text check reads
         raise BpmnInvalid([Problem("不允许 DOCTYPE/实体声明（XML 外部实体风险）", filename, 1)])
     return etree.ElementTree(root)

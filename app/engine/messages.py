@@ -101,3 +101,33 @@ def runtime_message_in_chinese(message: str) -> str:
     if kind in _ERROR_TYPES:
         return f"{_ERROR_TYPES[kind]}（{rest or kind}）{where}"
     return f"引擎执行出错（{text}）{where}"
+
+
+# lxml's XML syntax errors (libxml2's English), for the designer: the line is given beside them.
+_XML_MESSAGES = [
+    (r"Document is empty", "文件为空"),
+    (r"Start tag expected, '<' not found", "这不是 XML 文件：开头应为 <"),
+    (r"Opening and ending tag mismatch: (?P<a>\S+) line (?P<n>\d+) and (?P<b>\S+?),",
+     "结束标签 </{b}> 与第 {n} 行的开始标签 <{a}> 不匹配"),
+    (r"Premature end of data in tag (?P<a>\S+) line (?P<n>\d+)", "文件不完整：第 {n} 行的标签 <{a}> 没有结束"),
+    (r"Couldn't find end of Start Tag (?P<a>\S+) line (?P<n>\d+)", "第 {n} 行的开始标签 <{a}> 没有写完（缺少 >）"),
+    (r"Extra content at the end of the document", "根元素结束后还有多余的内容"),
+    (r"AttValue: \" or ' expected", "属性值须用引号括起来"),
+    (r"Specification mandates value for attribute (?P<a>\S+?),", "属性 {a} 缺少值（应写成 {a}=\"…\"）"),
+    (r"xmlParseEntityRef: no name|EntityRef: expecting ';'", "& 须写成 &amp;"),
+    (r"Namespace prefix (?P<p>\S+) on (?P<a>\S+) is not defined", "命名空间前缀 {p}（元素 {a}）未声明"),
+    (r"Attribute (?P<a>\S+) redefined", "属性 {a} 重复"),
+    (r"invalid Char value", "含有 XML 不允许的控制字符"),
+    (r"Input is not proper UTF-8", "文件编码不是 UTF-8"),
+]
+_XML_PATTERNS = [(re.compile(p), chinese) for p, chinese in _XML_MESSAGES]
+
+
+def xml_message_in_chinese(message: str) -> str:
+    """An XML syntax error in Chinese; an unknown one says where, never libxml2's English."""
+    for pattern, chinese in _XML_PATTERNS:
+        found = pattern.search(message)
+        if found:
+            return chinese.format(**found.groupdict())
+    column = re.search(r"column (\d+)", message)
+    return f"该处不符合 XML 语法{f'（第 {column.group(1)} 列附近）' if column else ''}"

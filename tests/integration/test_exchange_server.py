@@ -45,7 +45,11 @@ class Dispatcher:
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(timeout=20)
+            try:   # a dispatcher mid-round finishes its job first: on a loaded machine that takes a while
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
         self.log.close()
 
 
