@@ -71,13 +71,18 @@ def gunicorn(tmp_path):
 def test_two_workers_counts_add_up_in_one_scrape_and_survive_a_killed_worker(gunicorn):
     base, proc, prom, log = gunicorn
     before = scrape(base).get(HEALTH, 0.0)
-    n = 120
-    with ThreadPoolExecutor(8) as pool:     # concurrent, new connections: both workers serve
-        codes = list(pool.map(lambda _: requests.get(base + "/healthz", timeout=30).status_code, range(n)))
-    assert codes == [200] * n
-    writers = {int(f.stem.rsplit("_", 1)[1]) for f in prom.glob("counter_*.db")}
     pids = worker_pids(proc.pid)
-    assert len(writers & pids) == 2, (writers, pids)     # each worker counted some of them
+
+    def writers() -> set[int]:
+        return {int(f.stem.rsplit("_", 1)[1]) for f in prom.glob("counter_*.db")} & pids
+    n = 0
+    deadline = time.monotonic() + 90
+    with ThreadPoolExecutor(8) as pool:     # concurrent, new connections, until both workers served some
+        while n < 120 or (len(writers()) < 2 and time.monotonic() < deadline):
+            codes = list(pool.map(lambda _: requests.get(base + "/healthz", timeout=30).status_code, range(40)))
+            assert codes == [200] * 40
+            n += 40
+    assert len(writers()) == 2, (writers(), pids)       # each worker counted some of them
     for _ in range(4):                                   # whichever worker answers, the sum is the same
         assert scrape(base).get(HEALTH, 0.0) - before == n
     # the JSON log lines came from both workers and carry request ids
