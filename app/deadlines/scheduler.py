@@ -13,6 +13,7 @@ from flask import Flask
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
+_dispatching = threading.Lock()   # held by a running dispatch: stop_scheduler waits for it
 _scheduler: BackgroundScheduler | None = None
 
 
@@ -35,13 +36,15 @@ def _dispatch_and_plan(app: Flask) -> None:
     def run():
         dispatch_due_jobs()
         return next_due_at()
-    upcoming = _in_app(app, run)
-    interval = app.config["DISPATCH_INTERVAL_SECONDS"]
-    if upcoming is not None and _scheduler is not None:
-        now = datetime.now(timezone.utc)
-        if upcoming < now + timedelta(seconds=interval):
-            _scheduler.add_job(_dispatch_and_plan, "date", run_date=max(upcoming, now), args=[app],
-                               id="wakeup", replace_existing=True, misfire_grace_time=30)
+    with _dispatching:
+        upcoming = _in_app(app, run)
+        interval = app.config["DISPATCH_INTERVAL_SECONDS"]
+        scheduler = _scheduler
+        if upcoming is not None and scheduler is not None and scheduler.running:
+            now = datetime.now(timezone.utc)
+            if upcoming < now + timedelta(seconds=interval):
+                scheduler.add_job(_dispatch_and_plan, "date", run_date=max(upcoming, now), args=[app],
+                                  id="wakeup", replace_existing=True, misfire_grace_time=30)
 
 
 def start_scheduler(app: Flask) -> BackgroundScheduler:
@@ -68,7 +71,12 @@ def stop_scheduler(app: Flask | None = None) -> None:
     global _scheduler
     with _lock:
         if _scheduler is not None and _scheduler.running:
-            _scheduler.shutdown(wait=True)
+            # not shutdown(wait=True): APScheduler holds its job-store lock while it waits for running
+            # jobs, and a dispatch planning its wake-up (add_job) needs that lock: they would wait for
+            # each other for ever. Stop taking jobs, then wait for the dispatch in progress here.
+            _scheduler.shutdown(wait=False)
+            with _dispatching:
+                pass
         _scheduler = None
         if app is not None:
             app.extensions["wuyi_scheduler_state"] = "off"
