@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS, PROJECT
 from tests.samples import START
@@ -117,9 +118,10 @@ def test_a_designer_changes_a_task_validates_deploys_and_compares(live_server, p
     # every edit is a command: undo brings the old value back, redo the new one
     _select(page, "register")
     page.keyboard.press("Control+z")
-    page.wait_for_function("document.querySelector('#bio-properties-panel-wuyi-dueIn').value === '3 天'")
+    # (a locator wait: a polled page function is an eval, which the CSP forbids)
+    expect(page.locator("#bio-properties-panel-wuyi-dueIn")).to_have_value("3 天")
     page.keyboard.press("Control+y")
-    page.wait_for_function("document.querySelector('#bio-properties-panel-wuyi-dueIn').value === '2WD'")
+    expect(page.locator("#bio-properties-panel-wuyi-dueIn")).to_have_value("2WD")
 
     # download the edited file, save it as a draft
     with page.expect_download() as download:
