@@ -184,9 +184,23 @@ def wait_healthy(base: str, proc: Proc, workers: int, timeout: float = 120) -> N
 
 # --- probe jobs (the timer burst and the dispatcher kill) ---------------------------------------
 
+_APPS: list = []   # the apps this run opened on the cluster's database: their pools are closed at the end
+
+
 def app_for(url: str):
     from app import create_app
-    return create_app({"SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    _APPS.append(app)
+    return app
+
+
+def close_apps() -> None:
+    """Close the pooled connections of the checking apps (before the database is dropped), so none is
+    left to be garbage-collected open."""
+    from app.extensions import db
+    while _APPS:
+        with _APPS.pop().app_context():
+            db.engine.dispose()
 
 
 def carrier_instance(base: str) -> int:
@@ -577,6 +591,7 @@ def run(opts: Options) -> dict:
         report["dispatcher_logs_tail"] = {d.name: d.text()[-1500:] for d in dispatchers}
         if opts.keep:
             report["kept"] = True
+    close_apps()
     report["ok"] = (report["errors"] == 0 and all(c["ok"] for c in report["checks"].values())
                     and report.get("lease_takeover", {"ok": True})["ok"]
                     and report.get("timer_burst", {"ok": True})["ok"])
