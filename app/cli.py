@@ -361,6 +361,7 @@ def supervision_refresh_facts(since):
         raise click.ClickException(f"{exc.message}: {exc.fields}") from None
     for process, written in kpis.ensure_case_facts(period).items():
         click.echo(f"{process}: {written} case(s) computed")
+    click.echo(f"{kpis.ONE_THING}: {kpis.ensure_bundle_facts(period)} hand-out(s) computed")
 
 
 def register_cli(app: Flask) -> None:

@@ -11,5 +11,5 @@ from app.notifications.models import EmailMessage, Notification  # noqa: F401
 from app.designer.models import DesignerDraft  # noqa: F401
 from app.integration.models import (  # noqa: F401
     IntegrationClient, IntegrationNonce, IntegrationTicket, OutboxEvent, Transfer)
-from app.supervision.models import SUPERVISION_INDEXES, CaseFact  # noqa: F401  (indexes on human_task, case, audit_event)
+from app.supervision.models import SUPERVISION_INDEXES, BundleFact, CaseFact  # noqa: F401  (indexes on human_task, case, audit_event)
 from app.portal.models import PortalTicket  # noqa: F401  (#13 public portal)

@@ -401,8 +401,9 @@ def main() -> int:
         users = {name: db.session.execute(sa.select(User).where(User.username == name)).scalar_one()
                  for name in ("admin", "sup")}
         # the first KPI request over a year computes the case facts of every case closed in it (once)
-        from app.supervision.models import CaseFact
+        from app.supervision.models import BundleFact, CaseFact
         db.session.execute(sa.delete(CaseFact))
+        db.session.execute(sa.delete(BundleFact))
         db.session.commit()
         t0 = time.perf_counter()
         kpis.compute_kpis(users["admin"], *year, now=NOW)

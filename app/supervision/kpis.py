@@ -37,7 +37,7 @@ from app.deadlines.due import get_calendar
 from app.errors import FormInvalid
 from app.extensions import db
 from app.supervision.access import Scope, case_clause, supervision_scope, task_clause
-from app.supervision.models import CaseFact
+from app.supervision.models import BundleFact, CaseFact
 from app.tasks.models import HumanTask, TaskStatus
 
 COMPLAINT, ONE_THING, DISPUTE = "complaint", "one_thing_transport", "dispute_escalation"
@@ -252,16 +252,20 @@ FACT_BUILDERS = {COMPLAINT: _complaint_facts, DISPUTE: _dispute_facts}
 
 
 def _upsert_facts(rows: list[dict]) -> None:
-    """INSERT … ON CONFLICT (case_id) DO UPDATE: a stale row is replaced, and another worker filling
-    the same cases at the same moment is harmless (both write the same facts)."""
+    _upsert(CaseFact, "case_id", rows)
+
+
+def _upsert(model, key: str, rows: list[dict]) -> None:
+    """INSERT … ON CONFLICT (key) DO UPDATE: a stale row is replaced, and another worker filling
+    the same rows at the same moment is harmless (both write the same facts)."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(CaseFact.__table__)
-    columns = [c.name for c in CaseFact.__table__.columns if c.name != "case_id"]
-    db.session.execute(stmt.on_conflict_do_update(index_elements=["case_id"],
+    stmt = insert(model.__table__)
+    columns = [c.name for c in model.__table__.columns if c.name != key]
+    db.session.execute(stmt.on_conflict_do_update(index_elements=[key],
                                                   set_={name: stmt.excluded[name] for name in columns}), rows)
 
 
@@ -468,44 +472,65 @@ def k_satisfaction(ctx: Ctx) -> Value:
 
 # --- Process B: one_thing_transport --------------------------------------------------------------
 
-def _bundle_times(ctx: Ctx) -> list[tuple[datetime, datetime]]:
-    """(accepted, handed out) of the cases whose certificates were handed out in the period."""
-    return _cached(ctx, "bundle_times", _read_bundle_times)
-
-
-def _read_bundle_times(ctx: Ctx) -> list[tuple[datetime, datetime]]:
-    h, a = aliased(HumanTask), aliased(HumanTask)
+def ensure_bundle_facts(period: Period) -> int:
+    """Store the bundle_fact rows of the hand-outs completed in the period that have none, or whose
+    working hours were computed with another calendar; returns how many were written. Two index-only
+    counts when nothing is missing; commits after each batch of FACT_BATCH, in task-id order."""
+    stamp = calendar_stamp()
+    h = HumanTask
+    handouts = [h.process_key == ONE_THING, h.bpmn_id == "handout", h.status == TaskStatus.COMPLETED,
+                _in_period(h.completed_at, period)]
+    done = db.session.execute(sa.select(sa.func.count()).select_from(h).where(*handouts)).scalar_one()
+    known = db.session.execute(sa.select(sa.func.count()).select_from(BundleFact).where(
+        _in_period(BundleFact.handed_out_at, period), BundleFact.calendar_stamp == stamp)).scalar_one()
+    if done == known:
+        return 0
+    a = aliased(HumanTask)
     accepted = (sa.select(sa.func.min(a.completed_at)).where(
         a.case_id == h.case_id, a.bpmn_id == "accept", a.status == TaskStatus.COMPLETED).scalar_subquery())
-    stmt = (sa.select(accepted, h.completed_at)
-            .where(h.process_key == ONE_THING, h.bpmn_id == "handout", h.status == TaskStatus.COMPLETED,
-                   _in_period(h.completed_at, ctx.period)))
-    if not ctx.scope.is_all:   # the unit rule on each handed-out case (a join by key, not a list of all)
-        stmt = stmt.join(Case, Case.id == h.case_id).where(case_clause(ctx.scope))
-    return [(start, end) for start, end in db.session.execute(stmt).all() if start is not None]
+    missing = db.session.execute(
+        sa.select(h.id, h.case_id, accepted, h.completed_at).where(
+            *handouts, ~sa.exists().where(BundleFact.task_id == h.id, BundleFact.calendar_stamp == stamp))
+        .order_by(h.id)).all()
+    clock = OfficeClock(fresh_calendar())
+    for first in range(0, len(missing), FACT_BATCH):
+        rows = [{"task_id": task_id, "case_id": case_id, "handed_out_at": out, "accepted_at": start,
+                 "on_the_spot": None if start is None else out - start <= ON_THE_SPOT,
+                 "working_hours": None if start is None else clock.hours_between(start, out),
+                 "calendar_stamp": stamp}
+                for task_id, case_id, start, out in missing[first:first + FACT_BATCH]]
+        _upsert(BundleFact, "task_id", rows)
+        db.session.commit()
+    return len(missing)
 
 
-def _bundle_hours(ctx: Ctx) -> list[float]:
+def _bundle_facts(ctx: Ctx) -> list[tuple[float, bool]]:
+    """(working hours, on the spot) of the hand-outs in the period that had a 受理, from bundle_fact
+    (one index-only range read; the unit rule joins each fact's case)."""
     def read(ctx):
-        clock = OfficeClock(ctx.calendar)
-        return [clock.hours_between(start, end) for start, end in _bundle_times(ctx)]
-    return _cached(ctx, "bundle_hours", read)
+        f = BundleFact
+        stmt = sa.select(f.working_hours, f.on_the_spot).where(
+            _in_period(f.handed_out_at, ctx.period), f.working_hours.is_not(None))
+        if not ctx.scope.is_all:
+            stmt = stmt.join(Case, Case.id == f.case_id).where(case_clause(ctx.scope))
+        return [(hours, bool(spot)) for hours, spot in db.session.execute(stmt).all()]
+    return _cached(ctx, "bundle_facts", read)
 
 
 def k_on_the_spot(ctx: Ctx) -> Value:
-    times = _bundle_times(ctx)
-    return _rate(sum(1 for start, end in times if end - start <= ON_THE_SPOT), len(times))
+    facts = _bundle_facts(ctx)
+    return _rate(sum(1 for _, spot in facts if spot), len(facts))
 
 
 def k_bundle_average(ctx: Ctx) -> Value:
-    values = _bundle_hours(ctx)
+    values = [hours for hours, _ in _bundle_facts(ctx)]
     if not values:
         return Value(None, None, 0)
     return Value(round(sum(values) / len(values), 1), round(sum(values), 1), len(values))
 
 
 def k_bundle_p90(ctx: Ctx) -> Value:
-    values = _bundle_hours(ctx)
+    values = [hours for hours, _ in _bundle_facts(ctx)]
     p90 = _p90(values)
     return Value(round(p90, 1) if p90 is not None else None, None, len(values))
 
@@ -665,6 +690,8 @@ def compute_kpis(user: User, start, end, process: str | None = None, *, now: dat
     needed = tuple(key for key in FACT_BUILDERS if any(k.process == key for k in wanted))
     if needed:
         ensure_case_facts(period, needed)
+    if any(k.process == ONE_THING for k in wanted):
+        ensure_bundle_facts(period)
     if db.session.get_bind().dialect.name == "postgresql":
         # these are short aggregates over indexed ranges; PostgreSQL's JIT compiles for longer than
         # they run (measured: +40 ms per statement). Only for this transaction.

@@ -11,6 +11,7 @@ no longer change, so its facts are computed once, the first time a KPI period co
 (kpis.ensure_case_facts), and a year of KPIs reads one row per case instead of its whole history.
 Working hours depend on the official calendar: each row keeps the calendar's stamp, and a row with
 another stamp is recomputed (`flask supervision refresh-facts` fills them ahead of the first request).
+bundle_fact does the same for each 统一出证 hand-out: its 受理 → 出证 working hours (kpis.ensure_bundle_facts).
 """
 from __future__ import annotations
 
@@ -77,3 +78,24 @@ class CaseFact(db.Model):
     settled: Mapped[bool | None] = mapped_column(sa.Boolean)
     settled_low: Mapped[bool | None] = mapped_column(sa.Boolean)
     escalated: Mapped[bool | None] = mapped_column(sa.Boolean)
+
+
+class BundleFact(db.Model):
+    """The 办成一件事 clock of one 统一出证 (hand-out) step: from the case's first 受理 to the hand-out.
+    A completed hand-out no longer changes, so kpis.ensure_bundle_facts computes it once, the first
+    time a KPI period covers it, and the bundle KPIs (即办率, 平均办理用时, P90) read these rows instead
+    of every hand-out's 受理 and the calendar. Keyed by the hand-out task (a case handed out twice
+    counts twice, as the tiles always did); no 受理 → accepted_at and working_hours NULL (left out)."""
+
+    __tablename__ = "bundle_fact"
+    __table_args__ = (sa.Index("ix_bundle_fact_handed_out_at", "handed_out_at", "calendar_stamp", "working_hours",
+                               "on_the_spot", "case_id"),)
+
+    task_id: Mapped[int] = mapped_column(sa.ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True,
+                                         autoincrement=False)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case.id", ondelete="CASCADE"))
+    handed_out_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    on_the_spot: Mapped[bool | None] = mapped_column(sa.Boolean)            # handed out within 1 h of 受理
+    working_hours: Mapped[float | None] = mapped_column(sa.Float)           # 受理 → 出证, office hours
+    calendar_stamp: Mapped[str] = mapped_column(sa.String(16), nullable=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tests.supervision.conftest import cst
-from tests.supervision.test_kpis import END, NOW, START, _kpis, complaint_cases, dispute_cases  # noqa: F401 (fixtures)
+from tests.supervision.test_kpis import END, NOW, START, _kpis, complaint_cases, dispute_cases, one_thing_cases  # noqa: F401 (fixtures)
 
 
 def _facts(db):
@@ -143,3 +143,59 @@ def test_the_migration_fills_in_the_outcome_of_steps_completed_before_it(app, db
         upgrade()
     outcomes = dict(db.session.execute(sa.select(HumanTask.bpmn_id, HumanTask.outcome)).all())
     assert outcomes == {"sign_in": "return", "callback": "satisfied", "first_contact": None}
+
+
+def _bundle_facts(db):
+    from app.supervision.models import BundleFact
+    return {f.task_id: f for f in db.session.execute(sa.select(BundleFact)).scalars()}
+
+
+def test_bundle_facts_are_computed_once_and_are_what_the_tiles_count(one_thing_cases, db):
+    """即办率, 平均办理用时 and P90 read bundle_fact: one row per hand-out of the period, written by
+    the first request; change a row and the tiles move."""
+    from app.supervision import kpis
+    from app.supervision.models import BundleFact
+    assert _bundle_facts(db) == {}
+    first = _kpis("boss", "one_thing_transport")
+    facts = _bundle_facts(db)
+    assert len(facts) == 3                       # O1 O2 O3 handed out in March; O5 in February, O4 not yet
+    assert sorted(round(f.working_hours, 3) for f in facts.values()) == [0.667, 1.0, 21.0]
+    assert sorted(f.on_the_spot for f in facts.values()) == [False, False, True]
+    assert kpis.ensure_bundle_facts(kpis.parse_period(START, END, NOW)) == 0
+    assert _kpis("boss", "one_thing_transport") == first
+
+    slow = next(f for f in facts.values() if f.on_the_spot is False and f.working_hours == 21.0)
+    db.session.execute(sa.update(BundleFact).where(BundleFact.task_id == slow.task_id)
+                       .values(working_hours=30.0, on_the_spot=True))
+    db.session.commit()
+    after = _kpis("boss", "one_thing_transport")
+    assert after["on_the_spot_rate"]["numerator"] == first["on_the_spot_rate"]["numerator"] + 1
+    assert after["bundle_p90_hours"]["value"] == 30.0
+    assert after["bundle_average_hours"]["numerator"] == round(first["bundle_average_hours"]["numerator"] + 9, 1)
+
+
+def test_a_bundle_fact_of_another_calendar_is_recomputed_and_the_cli_fills_them(one_thing_cases, app, db):
+    from app.supervision.kpis import calendar_stamp
+    from app.supervision.models import BundleFact
+    result = app.test_cli_runner().invoke(args=["supervision", "refresh-facts", "--since", "2025-01-01"])
+    assert result.exit_code == 0, result.output
+    assert "one_thing_transport: 4 hand-out(s) computed" in result.output   # O5 in February too
+    before = _kpis("boss", "one_thing_transport")
+    db.session.execute(sa.update(BundleFact).values(calendar_stamp="stale", working_hours=0.0))
+    db.session.commit()
+    assert _kpis("boss", "one_thing_transport") == before
+    march = {f.calendar_stamp for f in _bundle_facts(db).values() if f.handed_out_at >= cst(2025, 3, 1, 0)}
+    assert march == {calendar_stamp()}
+
+
+def test_a_hand_out_without_acceptance_is_left_out_of_the_bundle_tiles(one_thing_cases, rows, db):
+    odd = rows.case("one_thing_transport", cst(2025, 3, 12, 9))
+    rows.done(odd, "handout", cst(2025, 3, 12, 11))
+    db.session.commit()
+    result = _kpis("boss", "one_thing_transport")
+    assert result["on_the_spot_rate"]["denominator"] == 3
+    assert result["bundle_average_hours"]["denominator"] == 3
+    fact = next(f for f in _bundle_facts(db).values() if f.case_id == odd.id)
+    assert (fact.accepted_at, fact.working_hours, fact.on_the_spot) == (None, None, None)
+    from app.supervision import kpis
+    assert kpis.ensure_bundle_facts(kpis.parse_period(START, END, NOW)) == 0   # recorded, not recomputed each time
