@@ -22,7 +22,7 @@ class Case(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(sa.String(40), unique=True)  # JM-2026-1121-000123
-    process_key: Mapped[str] = mapped_column(sa.String(100), index=True)
+    process_key: Mapped[str] = mapped_column(sa.String(100))   # indexed first in ix_case_process_key_*
     title: Mapped[str | None] = mapped_column(sa.String(200))
     status: Mapped[str] = mapped_column(sa.String(20), default=CaseStatus.OPEN, index=True)
     channel: Mapped[str | None] = mapped_column(sa.String(40), index=True)

@@ -63,7 +63,7 @@ class ProcessInstance(db.Model):
     error_line: Mapped[int | None] = mapped_column(sa.Integer)
     error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"), index=True)   # case search
+    started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))   # case search: ix_process_instance_started_by_id_started_at
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __mapper_args__ = {"version_id_col": rev}

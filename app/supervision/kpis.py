@@ -425,12 +425,14 @@ def k_overdue_count(ctx: Ctx) -> Value:
     at = ctx.period.as_of
     common = [HumanTask.process_key == COMPLAINT, HumanTask.due_at < at, HumanTask.created_at < at,
               sa.or_(HumanTask.paused_at.is_(None), HumanTask.paused_at > HumanTask.due_at), task_clause(ctx.scope)]
-    # still open now: the (status, due_at) index
+    # still open now: ix_human_task_open (the open tasks by due date)
     count = db.session.execute(sa.select(sa.func.count(HumanTask.id)).where(
         HumanTask.status == TaskStatus.READY, *common)).scalar_one()
     if at < ctx.period.now:   # a past moment: also those finished (or cancelled) since
         count += db.session.execute(sa.select(sa.func.count(HumanTask.id)).where(
-            HumanTask.status != TaskStatus.READY, HumanTask.completed_at >= at, *common)).scalar_one()
+            # completed_at >= at > due_at: completed late, as ix_human_task_late_completed_at holds them
+            HumanTask.status != TaskStatus.READY, HumanTask.completed_at >= at,
+            HumanTask.completed_at > HumanTask.due_at, *common)).scalar_one()
     return Value(count, count, None)
 
 

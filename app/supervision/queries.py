@@ -437,9 +437,9 @@ def _week_bucket(column, bounds: list[datetime]):
         # date_part is double precision; EXTRACT returns numeric since PostgreSQL 14, whose division
         # cost a third of the trend's time over a year of rows. Whole seconds are exact in a double.
         return sa.cast(sa.func.floor((sa.func.date_part("epoch", column) - origin) / WEEK_SECONDS), sa.Integer)
-    # SQLite keeps UTC as naive text, which strftime('%s') reads as UTC; integer division of a
+    # SQLite keeps integer microseconds since the epoch (app.db.UTCDateTime); integer division of a
     # non-negative number is the floor (SQLite's floor() needs its optional math functions)
-    seconds = sa.cast(sa.func.strftime("%s", column), sa.Integer)
+    seconds = sa.type_coerce(column, sa.Integer) / 1_000_000
     return sa.cast((seconds - origin) / WEEK_SECONDS, sa.Integer)
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import JSONType, UTCDateTime, utcnow
+from app.db import JSONType, NullableJSON, UTCDateTime, UUIDText, utcnow
 from app.extensions import db
 
 
@@ -51,9 +51,6 @@ class HumanTask(db.Model):
     __tablename__ = "human_task"
     __table_args__ = (
         sa.UniqueConstraint("instance_id", "spiff_task_id"),   # a task is projected once
-        # the deadline lists and the weekly "fell overdue" trend, which reads the two last columns
-        # from the index instead of visiting a year of rows
-        sa.Index("ix_human_task_status_due_at", "status", "due_at", "completed_at", "paused_at"),
         # my tasks; the instance id inside, so the case search's "assigned to me" part reads no rows
         sa.Index("ix_human_task_assignee_id_status", "assignee_id", "status", "instance_id"),
         # a case's tasks (case page, KPIs); a case's completed step found inside the index (即办率)
@@ -67,10 +64,10 @@ class HumanTask(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(sa.ForeignKey("process_instance.id"))   # the unique index leads with it
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case.id"))
     process_key: Mapped[str] = mapped_column(sa.String(100))
-    spiff_task_id: Mapped[str] = mapped_column(sa.String(36))
+    spiff_task_id: Mapped[str] = mapped_column(UUIDText)
     bpmn_id: Mapped[str] = mapped_column(sa.String(100))
     name: Mapped[str] = mapped_column(sa.String(255))
     lane: Mapped[str | None] = mapped_column(sa.String(100))
@@ -87,12 +84,12 @@ class HumanTask(db.Model):
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sla_state: Mapped[str | None] = mapped_column(sa.String(10))   # last state a deadline job set
     # how due_at was computed, replayable when the calendar changes: {"start", "steps", "warn", "pauses"}
-    deadline: Mapped[dict | None] = mapped_column(JSONType)
+    deadline: Mapped[dict | None] = mapped_column(NullableJSON)
     due_provisional: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalation_step: Mapped[str | None] = mapped_column(sa.String(20))   # remind/notice/supervise/criticise
     outcome: Mapped[str | None] = mapped_column(sa.String(OUTCOME_LENGTH))   # outcome_of(the submitted form)
-    draft: Mapped[dict | None] = mapped_column(JSONType)  # unsaved form input, never lost
+    draft: Mapped[dict | None] = mapped_column(NullableJSON)  # unsaved form input, never lost
     follow_up_on: Mapped[date | None] = mapped_column(sa.Date)   # 跟进日期 (local day), set by a caseworker
 
 
@@ -100,7 +97,9 @@ class HumanTask(db.Model):
 # partial index, so it stays the size of the open work), in the inbox's order (due_at, NULLs last:
 # app.web.queries INBOX_ORDER, app.tasks.services.list_tasks; ties sorted incrementally) and with what
 # it filters by, so a page walks the index and stops after its rows and the total is counted inside
-# it, instead of fetching and sorting every open task's row.
+# it, instead of fetching and sorting every open task's row. paused_at last: the deadline lists count
+# the overdue (due before now and not paused then) inside it too.
 OPEN_TASK = sa.text("status = 'ready'")
 sa.Index("ix_human_task_open", HumanTask.due_at, HumanTask.priority, HumanTask.id, HumanTask.assignee_id,
-         HumanTask.process_key, HumanTask.case_id, postgresql_where=OPEN_TASK, sqlite_where=OPEN_TASK)
+         HumanTask.process_key, HumanTask.case_id, HumanTask.paused_at,
+         postgresql_where=OPEN_TASK, sqlite_where=OPEN_TASK)
