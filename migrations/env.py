@@ -95,6 +95,9 @@ def run_migrations_online():
 
     conf_args = current_app.extensions['migrate'].configure_args
     conf_args.setdefault("render_item", render_item)
+    # the PostgreSQL-only trigram indexes of the case search are not in the models (app/cases/models.py)
+    from app.cases.models import include_in_autogenerate
+    conf_args.setdefault("include_object", include_in_autogenerate)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

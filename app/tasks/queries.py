@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from app.auth.models import User
 from app.calendar.calendar import SHANGHAI
@@ -135,11 +136,19 @@ def list_completed_tasks(user: User, filters: DoneFilters, per_page: int = 20) -
 
 # --- the inbox's column sorting and follow-up filter ------------------------------------------------
 
+# A task's case number by a correlated subquery: the same value as the joined case's number (the
+# case is joined on this key, outer: no case gives NULL), but a sort by it needs no join of every open
+# task to its case (the inbox sorts task ids alone, app.web.queries.list_inbox): its own alias, so it
+# is never correlated to the inbox's joined case.
+_numbered = aliased(Case)
+TASK_CASE_NUMBER = (sa.select(_numbered.number).where(_numbered.id == HumanTask.case_id)
+                    .correlate(HumanTask).scalar_subquery())
+
 # sort code -> the columns, ascending; "-code" sorts descending. Empty dates sort last either way.
 INBOX_SORTS = {
     "due": (HumanTask.due_at,),
     "received": (HumanTask.created_at,),
-    "number": (Case.number,),
+    "number": (TASK_CASE_NUMBER,),
     "priority": (HumanTask.priority,),
     "follow_up": (HumanTask.follow_up_on,),
 }
@@ -159,10 +168,10 @@ def inbox_order(code: str, default: tuple) -> tuple:
         return default
     name, descending = code.removeprefix("-"), code.startswith("-")
     columns = INBOX_SORTS[name]
-    order = []
+    # NULLS LAST: the same order as "column IS NULL, column" (both databases), one expression per column
+    order = [column.desc() if descending else column.asc() for column in columns]
     if name in NULLABLE_SORTS:
-        order += [column.is_(None) for column in columns]
-    order += [column.desc() if descending else column for column in columns]
+        order = [column.nulls_last() for column in order]
     order.append(HumanTask.id.desc() if descending else HumanTask.id)
     return tuple(order)
 

@@ -153,3 +153,25 @@ def test_an_administrators_unfiltered_total_counts_every_case_with_its_instance(
     later = search_cases(_user("admin"), CaseFilters(page=2), per_page=2)
     assert later.total == 4 and [r.case.number for r in later.rows] == [complaints["secret"].number,
                                                                          complaints["market"].number]
+
+
+def test_the_substring_search_finds_the_same_cases_with_or_without_trigram_indexes(complaints, db):
+    """On PostgreSQL the LIKE '%…%' of the search reads pg_trgm GIN indexes (migration t16c0e1d0017),
+    on SQLite none exist; either way a part of a number, a one- or two-character text (fewer than a
+    trigram), a typed LIKE wildcard and an enterprise name in Chinese find what a substring test does."""
+    from app.cases.models import TRIGRAM_INDEXES, Case
+    indexes = {ix["name"] for ix in sa.inspect(db.engine).get_indexes("case")}
+    if db.engine.dialect.name == "postgresql":
+        assert set(TRIGRAM_INDEXES) <= indexes
+        ops = db.session.execute(sa.text(
+            "SELECT indexrelid::regclass::text FROM pg_index JOIN pg_opclass o ON o.oid = indclass[0] "
+            "WHERE o.opcname = 'gin_trgm_ops'")).scalars().all()
+        assert set(TRIGRAM_INDEXES) <= set(ops)
+    else:
+        assert not set(TRIGRAM_INDEXES) & indexes
+    cases = db.session.execute(sa.select(Case)).scalars().all()
+    market = complaints["market"].number
+    for q in (market[-6:], market[-2:], market[-1:], "J", "%", "_", "人力资源", "江门市", "资", "no such"):
+        expected = sorted(c.number for c in cases if q.upper() in (c.number or "") or q.upper() in (c.uscc or "")
+                          or q in (c.company_name or "") or q in (c.title or ""))
+        assert sorted(_found("admin", q=q)) == expected, q

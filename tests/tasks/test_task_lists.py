@@ -82,6 +82,51 @@ def test_the_inbox_sorts_in_sql_by_each_column_both_ways(driven, db):
     assert InboxFilters.from_args({"sort": "id; drop table"}).sort == ""       # unknown: the default order
 
 
+def test_a_column_sort_pages_through_exactly_the_joined_order_with_ties_and_no_case(driven, db):
+    """A column sort reads the page's task ids sorted alone, then their rows (app.web.queries.list_inbox),
+    and the number sort reads the case number by a subquery: page by page the same rows in the same
+    order as sorting every open task joined to its case: several tasks of one case (ties by id), a
+    task without a case and a case without a number (last both ways), with and without a case filter."""
+    from app.cases.models import Case
+    from app.tasks.models import HumanTask, TaskStatus
+    from app.web.queries import InboxFilters, list_inbox
+    db.session.execute(sa.update(HumanTask).values(status=TaskStatus.READY))   # every step open: ties
+    ids = db.session.execute(sa.select(HumanTask.id).order_by(HumanTask.id)).scalars().all()
+    db.session.execute(sa.update(HumanTask).where(HumanTask.id == ids[1]).values(case_id=None))
+    unnumbered = db.session.execute(sa.select(Case.id).order_by(Case.id)).scalars().first()
+    db.session.execute(sa.update(Case).where(Case.id == unnumbered).values(number=None))
+    db.session.commit()
+    admin = _user("admin")
+    tasks = db.session.execute(sa.select(HumanTask)).scalars().all()
+    cases = {c.id: c for c in db.session.execute(sa.select(Case)).scalars()}
+    assert len(tasks) > 8 and len({t.case_id for t in tasks}) < len(tasks)
+
+    def expected(sort, district=""):
+        keep = [t for t in tasks if not district or (t.case_id and cases[t.case_id].district == district)]
+        value = {"number": lambda t: cases[t.case_id].number if t.case_id else None,
+                 "received": lambda t: t.created_at, "priority": lambda t: t.priority}[sort.lstrip("-")]
+        known = sorted((t for t in keep if value(t) is not None), key=lambda t: (value(t), t.id),
+                       reverse=sort.startswith("-"))
+        empty = sorted((t for t in keep if value(t) is None), key=lambda t: t.id, reverse=sort.startswith("-"))
+        return [t.id for t in known + empty]
+
+    for sort in ("number", "-number", "received", "-received", "priority", "-priority"):
+        for district in ("", MARKET["district"]):
+            want, got, page = expected(sort, district), [], 1
+            while True:
+                listed = list_inbox(admin, InboxFilters(sort=sort, district=district, page=page), per_page=3)
+                assert listed.total == len(want), (sort, district)
+                if not listed.rows:
+                    break
+                assert all(r.case is None if r.task.case_id is None else r.case.id == r.task.case_id
+                           for r in listed.rows)
+                got += [r.task.id for r in listed.rows]
+                page += 1
+            assert got == want, (sort, district)
+    last = {t.id for t in tasks if t.case_id in (None, unnumbered)}          # no case, no number: last
+    assert ids[1] in last and all(set(expected(s)[-len(last):]) == last for s in ("number", "-number"))
+
+
 def test_follow_up_is_set_by_who_may_act_sorted_last_when_empty_and_filtered(driven, db):
     from app.errors import Conflict, Forbidden
     from app.tasks.follow_up import set_follow_up
