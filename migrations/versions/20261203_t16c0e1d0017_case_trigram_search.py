@@ -4,7 +4,7 @@ the inbox's search, 已办's), which read all 200,000 cases of bench/million_ben
 pg_trgm's GIN indexes find them in a few (#16, part 3)
 
 Revision ID: t16c0e1d0017
-Revises: c17b0f0e0016
+Revises: f6c9a3e2b019
 Create Date: 2026-12-03 13:00:00
 
 PostgreSQL: needs the pg_trgm extension (PostgreSQL's contrib; Debian's postgresql-15 package ships
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 
 revision = 't16c0e1d0017'
-down_revision = 'c17b0f0e0016'
+down_revision = 'f6c9a3e2b019'
 branch_labels = None
 depends_on = None
 
